@@ -1,0 +1,185 @@
+'use strict';
+
+// Accepted connections, from native events to Node's own net.Socket.
+//
+// The accept loop runs on tokio; the native bridge wakes JavaScript with a
+// batch of events (descriptor numbers, and objects for drops and accept
+// errors). Each descriptor becomes a real net.Socket, configured the way
+// Node's server configures the sockets it accepts, counted, and emitted as
+// 'connection'. A full batch means more are waiting: they are pulled on the
+// next turn of the event loop, so timers and I/O keep running in a burst.
+
+const fs = require('fs');
+const net = require('net');
+const dc = require('diagnostics_channel');
+
+const binding = require('../binding');
+const errors = require('./errors');
+const { nodeMajor } = require('./node-version');
+
+const { BATCH_SIZE, describeConnection } = binding;
+
+const kOwner = Symbol('kOwner');
+const kMaxConnections = Symbol('kMaxConnections');
+const kLimited = Symbol('kLimited');
+
+const serverSocketChannel = dc.channel('net.server.socket');
+
+/** Called (through the threadsafe function) with the first batch of a wake-up. */
+function acceptEvents(handle, batch) {
+  deliver(handle, batch, 0);
+}
+
+function deliver(handle, batch, start) {
+  let index = start;
+  try {
+    for (; index < batch.length; index++) {
+      const event = batch[index];
+      const server = handle[kOwner];
+      if (server === undefined || server._handle !== handle) {
+        // Closed meanwhile: these connections were never the user's.
+        closeDescriptors(batch, index);
+        return;
+      }
+      if (typeof event === 'number') onconnection(server, event);
+      else onnotice(server, event);
+    }
+  } catch (error) {
+    // A listener threw: finish the batch on a later turn and let the
+    // exception go on as Node's would (to 'uncaughtException').
+    setImmediate(deliver, handle, batch, index + 1);
+    throw error;
+  }
+  if (batch.length === BATCH_SIZE) setImmediate(pullEvents, handle);
+}
+
+function pullEvents(handle) {
+  const server = handle[kOwner];
+  if (server === undefined || server._handle !== handle) return;
+  deliver(handle, handle.takeEvents(), 0);
+}
+
+function closeDescriptors(batch, from) {
+  for (let i = from; i < batch.length; i++) {
+    if (typeof batch[i] === 'number') fs.closeSync(batch[i]);
+  }
+}
+
+// Node's maxConnections test, which differs between versions.
+function overConnectionLimit(server) {
+  const max = server.maxConnections;
+  if (nodeMajor >= 22) return max != null && server._connections >= max;
+  return max && server._connections >= max;
+}
+
+function onconnection(server, fd) {
+  if (overConnectionLimit(server)) {
+    const notice = server._handle.kind === 'tcp' ? describeConnection(fd) : undefined;
+    fs.closeSync(fd);
+    emitDrop(server, notice);
+    return;
+  }
+  if (nodeMajor >= 22 && server.blockList && server._handle.kind === 'tcp') {
+    const { remoteAddress } = describeConnection(fd);
+    const family = net.isIP(remoteAddress);
+    if (family && server.blockList.check(remoteAddress, `ipv${family}`)) {
+      fs.closeSync(fd);
+      return;
+    }
+  }
+
+  let socket;
+  try {
+    socket = new net.Socket({
+      fd,
+      allowHalfOpen: server.allowHalfOpen,
+      pauseOnCreate: server.pauseOnConnect,
+      readable: true,
+      writable: true,
+      readableHighWaterMark: server.highWaterMark,
+      writableHighWaterMark: server.highWaterMark,
+    });
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+  if (server.noDelay) socket.setNoDelay(true);
+  if (server.keepAlive) socket.setKeepAlive(true, server.keepAliveInitialDelay * 1000);
+
+  server._connections++;
+  if (server[kLimited]) server._handle.setConnectionCount(server._connections);
+  socket.server = server;
+  socket._server = server;
+  server.emit('connection', socket);
+  if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
+}
+
+function onnotice(server, notice) {
+  if (notice.kind === 'drop') {
+    emitDrop(server, notice);
+  } else {
+    server.emit('error', errors.errnoException(notice.errno, 'accept', onnotice));
+  }
+}
+
+// 'drop' carries the connection's addresses for TCP, nothing for pipes.
+function emitDrop(server, notice) {
+  if (notice === undefined || !notice.hasAddresses) {
+    server.emit('drop');
+    return;
+  }
+  server.emit('drop', {
+    __proto__: null,
+    localAddress: notice.localAddress,
+    localPort: notice.localPort,
+    localFamily: notice.localFamily,
+    remoteAddress: notice.remoteAddress,
+    remotePort: notice.remotePort,
+    remoteFamily: notice.remoteFamily,
+  });
+}
+
+// The native limit mirrors Node's test: refuse when count >= limit, where
+// no limit (NaN) refuses nothing.
+function nativeConnectionLimit(server) {
+  const max = server[kMaxConnections];
+  const active = nodeMajor >= 22 ? max != null : Boolean(max);
+  if (!active) return null;
+  try {
+    return Number(max);
+  } catch {
+    // A value Number() rejects: let JavaScript's own comparison decide (and
+    // throw) for each connection, as Node would.
+    return null;
+  }
+}
+
+/** After maxConnections changes: pass the limit (and the count) to native. */
+function syncConnectionLimit(server) {
+  const handle = server._handle;
+  if (!handle || handle[kOwner] !== server) return;
+  const limit = nativeConnectionLimit(server);
+  server[kLimited] = limit !== null;
+  if (server[kLimited]) handle.setConnectionCount(server._connections);
+  handle.setConnectionLimit(limit);
+}
+
+/** After the connection count drops (a socket closed). */
+function syncConnectionCount(server) {
+  if (server[kLimited] && server._handle) server._handle.setConnectionCount(server._connections);
+}
+
+/** When a handle starts listening for `server`. */
+function startConnectionCount(server, handle) {
+  server[kLimited] = false;
+  syncConnectionLimit(server);
+}
+
+module.exports = {
+  acceptEvents,
+  kMaxConnections,
+  kOwner,
+  startConnectionCount,
+  syncConnectionCount,
+  syncConnectionLimit,
+};

@@ -1,0 +1,197 @@
+'use strict';
+
+// rs-net's net.Server: Node's semantics in JavaScript, over a native
+// ServerHandle that binds, listens and accepts on a tokio runtime.
+// Version-dependent behaviour follows the Node version this runs on.
+
+const EventEmitter = require('events');
+const net = require('net');
+const { getDefaultHighWaterMark } = require('stream');
+const { promisify } = require('util');
+
+const errors = require('./errors');
+const { listen, setupListenHandle } = require('./listen');
+const { kMaxConnections, syncConnectionLimit, syncConnectionCount } = require('./connections');
+const { nodeMajor } = require('./node-version');
+
+function validateNumber(value, name) {
+  if (typeof value !== 'number') {
+    throw errors.invalidArgType(name, 'number', value, validateNumber);
+  }
+}
+
+/**
+ * A TCP or IPC server, as `net.Server`. Callable with or without `new`, and
+ * inheritable the old way (`Server.call(this)`), like Node's.
+ */
+function Server(options, connectionListener) {
+  if (!(this instanceof Server)) return new Server(options, connectionListener);
+
+  EventEmitter.call(this);
+
+  if (typeof options === 'function') {
+    connectionListener = options;
+    options = {};
+    this.on('connection', connectionListener);
+  } else if (options == null || typeof options === 'object') {
+    options = { ...options };
+    if (typeof connectionListener === 'function') {
+      this.on('connection', connectionListener);
+    }
+  } else {
+    throw errors.invalidArgType('options', 'Object', options, Server);
+  }
+  if (options.keepAliveInitialDelay !== undefined) {
+    validateNumber(options.keepAliveInitialDelay, 'options.keepAliveInitialDelay');
+    if (options.keepAliveInitialDelay < 0) options.keepAliveInitialDelay = 0;
+  }
+  if (options.highWaterMark !== undefined) {
+    validateNumber(options.highWaterMark, 'options.highWaterMark');
+    if (options.highWaterMark < 0) options.highWaterMark = getDefaultHighWaterMark(false);
+  }
+  if (nodeMajor >= 22 && options.blockList) {
+    if (!net.BlockList.isBlockList(options.blockList)) {
+      throw errors.invalidArgType('options.blockList', 'net.BlockList', options.blockList, Server);
+    }
+    this.blockList = options.blockList;
+  }
+
+  // The same own properties, in the same order, as Node's server.
+  this._connections = 0;
+  this._handle = null;
+  this._usingWorkers = false;
+  this._workers = [];
+  this._unref = false;
+  this._listeningId = 1;
+
+  this.allowHalfOpen = options.allowHalfOpen || false;
+  this.pauseOnConnect = !!options.pauseOnConnect;
+  this.noDelay = Boolean(options.noDelay);
+  this.keepAlive = Boolean(options.keepAlive);
+  this.keepAliveInitialDelay = ~~(options.keepAliveInitialDelay / 1000);
+  this.highWaterMark = options.highWaterMark ?? getDefaultHighWaterMark(false);
+}
+Object.setPrototypeOf(Server.prototype, EventEmitter.prototype);
+Object.setPrototypeOf(Server, EventEmitter);
+
+Server.prototype._listen2 = setupListenHandle; // legacy alias, as in Node
+Server.prototype.listen = listen;
+
+Object.defineProperty(Server.prototype, 'listening', {
+  __proto__: null,
+  get() {
+    return !!this._handle;
+  },
+  configurable: true,
+  enumerable: true,
+});
+
+// maxConnections is mirrored into the native accept loop, which refuses
+// connections over the limit without waking JavaScript for each one. An
+// accessor is the only way to see assignments; it lives on the prototype so
+// a server's own properties stay Node's.
+Object.defineProperty(Server.prototype, 'maxConnections', {
+  __proto__: null,
+  get() {
+    return this[kMaxConnections];
+  },
+  set(value) {
+    this[kMaxConnections] = value;
+    syncConnectionLimit(this);
+  },
+  configurable: true,
+  enumerable: false,
+});
+
+Server.prototype.address = function address() {
+  if (this._handle && this._handle.kind === 'tcp') {
+    const name = this._handle.getsockname();
+    if (typeof name === 'number') throw errors.errnoException(name, 'address', address);
+    return name;
+  } else if (this._pipeName) {
+    return this._pipeName;
+  }
+  return null;
+};
+
+Server.prototype.getConnections = function getConnections(cb) {
+  // rs-net servers never share connections with cluster workers, so the
+  // count is always local.
+  process.nextTick(cb, null, this._connections);
+  return this;
+};
+
+Server.prototype.close = function close(cb) {
+  this._listeningId++;
+  if (typeof cb === 'function') {
+    if (!this._handle) {
+      this.once('close', function close() {
+        cb(errors.serverNotRunning(close));
+      });
+    } else {
+      this.once('close', cb);
+    }
+  }
+
+  if (this._handle) {
+    this._handle.close();
+    this._handle = null;
+  }
+
+  this._emitCloseIfDrained();
+  return this;
+};
+
+Server.prototype[Symbol.asyncDispose] = async function () {
+  if (!this._handle) return;
+  await promisify(this.close).call(this);
+};
+
+Server.prototype._emitCloseIfDrained = function () {
+  // Node's sockets call this after each `server._connections--`.
+  syncConnectionCount(this);
+  if (this._handle || this._connections) return;
+  process.nextTick(emitCloseNT, this);
+};
+
+function emitCloseNT(self) {
+  self.emit('close');
+}
+
+Server.prototype[EventEmitter.captureRejectionSymbol] = function (err, event, sock) {
+  switch (event) {
+    case 'connection':
+      sock.destroy(err);
+      break;
+    default:
+      this.emit('error', err);
+  }
+};
+
+Server.prototype._setupWorker = function (socketList) {
+  this._usingWorkers = true;
+  this._workers.push(socketList);
+  socketList.once('exit', (list) => {
+    const index = this._workers.indexOf(list);
+    this._workers.splice(index, 1);
+  });
+};
+
+Server.prototype.ref = function () {
+  this._unref = false;
+  if (this._handle) this._handle.ref();
+  return this;
+};
+
+Server.prototype.unref = function () {
+  this._unref = true;
+  if (this._handle) this._handle.unref();
+  return this;
+};
+
+/** `net.createServer([options][, connectionListener])`. */
+function createServer(options, connectionListener) {
+  return new Server(options, connectionListener);
+}
+
+module.exports = { Server, createServer };

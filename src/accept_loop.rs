@@ -1,0 +1,237 @@
+//! The tokio task that accepts connections on one listening socket.
+//!
+//! It accepts until the socket has nothing pending (or a batch is full),
+//! closes at once the connections `maxConnections` refuses, and hands the
+//! rest to the [`EventBridge`]. When the process runs out of descriptors
+//! (`EMFILE`/`ENFILE`) it waits with a growing delay and tries again, leaving
+//! clients in the kernel's backlog instead of spinning a core.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use socket2::SockRef;
+use tokio::io::unix::AsyncFd;
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+
+use crate::errno::errno_of;
+use crate::event_bridge::{DroppedConnection, EventBridge, ServerEvent, BATCH_SIZE};
+use crate::listen_socket::{ListenSocket, SocketKind};
+
+/// Shortest and longest wait after running out of descriptors or memory.
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+const LAST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The `maxConnections` limit, mirrored from JavaScript so that refused
+/// connections are closed here without waking JavaScript for each one.
+///
+/// Both numbers are `f64` bit patterns because JavaScript's values are
+/// numbers: a connection is refused when `live + queued >= limit`, and a
+/// NaN limit (no limit) refuses nothing, exactly like Node's comparison.
+pub struct ConnectionLimit {
+  limit: AtomicU64,
+  live: AtomicU64,
+}
+
+impl Default for ConnectionLimit {
+  fn default() -> Self {
+    Self {
+      limit: AtomicU64::new(f64::NAN.to_bits()),
+      live: AtomicU64::new(0f64.to_bits()),
+    }
+  }
+}
+
+impl ConnectionLimit {
+  /// Sets the limit; `None` (or NaN) removes it.
+  pub fn set_limit(&self, limit: Option<f64>) {
+    let limit = limit.unwrap_or(f64::NAN);
+    self.limit.store(limit.to_bits(), Ordering::Release);
+  }
+
+  /// Records how many connections JavaScript counts as open.
+  pub fn set_live(&self, live: f64) {
+    self.live.store(live.to_bits(), Ordering::Release);
+  }
+
+  /// Whether one more connection, with `queued` not yet delivered, is over
+  /// the limit.
+  fn refuses(&self, queued: usize) -> bool {
+    let limit = f64::from_bits(self.limit.load(Ordering::Acquire));
+    let live = f64::from_bits(self.live.load(Ordering::Acquire));
+    live + queued as f64 >= limit
+  }
+}
+
+/// A running accept loop. [`AcceptLoop::stop`] ends it.
+pub struct AcceptLoop {
+  stop: Mutex<Option<oneshot::Sender<()>>>,
+  finished: Mutex<Option<mpsc::Receiver<()>>>,
+}
+
+impl AcceptLoop {
+  /// Starts accepting on `socket` (already registered with `runtime`'s
+  /// reactor) and delivering to `bridge`.
+  pub fn start(
+    runtime: &Runtime,
+    socket: Arc<AsyncFd<ListenSocket>>,
+    bridge: Arc<EventBridge>,
+    limit: Arc<ConnectionLimit>,
+  ) -> Self {
+    let (stop_sender, stop) = oneshot::channel();
+    let (finished_sender, finished) = mpsc::channel();
+    runtime.spawn(async move {
+      run(socket, bridge, limit, stop).await;
+      drop(finished_sender);
+    });
+    Self {
+      stop: Mutex::new(Some(stop_sender)),
+      finished: Mutex::new(Some(finished)),
+    }
+  }
+
+  /// Stops accepting and waits until the task has let go of the socket, so
+  /// the caller's drop of its own reference closes it right away. Safe to
+  /// call more than once; must not be called from a runtime thread.
+  pub fn stop(&self) {
+    let stop = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(stop) = stop {
+      let _ = stop.send(());
+    }
+    let finished = self
+      .finished
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .take();
+    if let Some(finished) = finished {
+      // Returns when the task drops its sender: after it ended, or when the
+      // runtime dropped it.
+      let _ = finished.recv();
+    }
+  }
+}
+
+/// Accepts until stopped.
+async fn run(
+  socket: Arc<AsyncFd<ListenSocket>>,
+  bridge: Arc<EventBridge>,
+  limit: Arc<ConnectionLimit>,
+  mut stop: oneshot::Receiver<()>,
+) {
+  let kind = socket.get_ref().kind();
+  let mut backoff = FIRST_BACKOFF;
+  loop {
+    tokio::select! {
+      biased;
+      _ = &mut stop => return,
+      () = bridge.wait_for_room() => {}
+    }
+    let mut ready = tokio::select! {
+      biased;
+      _ = &mut stop => return,
+      ready = socket.readable() => match ready {
+        Ok(ready) => ready,
+        // The reactor is gone: the runtime is shutting down.
+        Err(_) => return,
+      },
+    };
+    let mut batch = Vec::new();
+    let mut pause = None;
+    let mut batch_connections = 0;
+    while batch.len() < BATCH_SIZE {
+      let accepted = match ready.try_io(|socket| socket.get_ref().accept()) {
+        Ok(accepted) => accepted,
+        // Nothing pending: readiness is cleared until the next connection.
+        Err(_would_block) => break,
+      };
+      match accepted {
+        Ok(connection) => {
+          backoff = FIRST_BACKOFF;
+          if limit.refuses(bridge.queued_connections() + batch_connections) {
+            batch.push(ServerEvent::Dropped(describe(&connection, kind)));
+          } else {
+            batch_connections += 1;
+            batch.push(ServerEvent::Connection(connection));
+          }
+        }
+        Err(error) => match error.raw_os_error() {
+          // The client gave up before we accepted: nothing to report.
+          Some(libc::ECONNABORTED) | Some(libc::EINTR) => {}
+          // Out of descriptors: wait for some to be freed. Node's libuv does
+          // not report these either.
+          Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            pause = Some(backoff);
+            break;
+          }
+          Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
+            batch.push(ServerEvent::AcceptFailed(errno_of(&error)));
+            pause = Some(backoff);
+            break;
+          }
+          // Anything else is reported as Node reports it ('error' with
+          // syscall 'accept'); the short pause keeps a persistent failure
+          // from spinning.
+          _ => {
+            batch.push(ServerEvent::AcceptFailed(errno_of(&error)));
+            pause = Some(backoff);
+            break;
+          }
+        },
+      }
+    }
+    drop(ready);
+    if !batch.is_empty() {
+      bridge.send(batch);
+    }
+    if let Some(delay) = pause {
+      backoff = (backoff * 2).min(LAST_BACKOFF);
+      tokio::select! {
+        biased;
+        _ = &mut stop => return,
+        () = tokio::time::sleep(delay) => {}
+      }
+    }
+  }
+}
+
+/// The addresses of a refused connection, which is closed when this returns.
+fn describe(connection: &OwnedFd, kind: SocketKind) -> DroppedConnection {
+  if kind == SocketKind::Pipe {
+    return DroppedConnection::default();
+  }
+  let socket = SockRef::from(connection);
+  let address = |result: io::Result<socket2::SockAddr>| result.ok().and_then(|a| a.as_socket());
+  DroppedConnection {
+    local: address(socket.local_addr()),
+    remote: address(socket.peer_addr()),
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn no_limit_refuses_nothing() {
+    let limit = ConnectionLimit::default();
+    limit.set_live(1e9);
+    assert!(!limit.refuses(1_000_000));
+  }
+
+  #[test]
+  fn limit_counts_live_and_queued() {
+    let limit = ConnectionLimit::default();
+    limit.set_limit(Some(2.0));
+    limit.set_live(1.0);
+    assert!(!limit.refuses(0));
+    assert!(limit.refuses(1));
+    limit.set_limit(Some(0.0));
+    limit.set_live(0.0);
+    assert!(limit.refuses(0), "a limit of 0 refuses every connection");
+    limit.set_limit(None);
+    assert!(!limit.refuses(5));
+  }
+}

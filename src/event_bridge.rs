@@ -1,0 +1,353 @@
+//! Where events cross threads: from the tokio accept loop to JavaScript.
+//!
+//! The accept loop pushes [`ServerEvent`]s into a queue and wakes the
+//! JavaScript thread through a threadsafe function only when no wake-up is
+//! already pending, so a burst of connections costs one wake-up, not one per
+//! connection. JavaScript receives at most [`BATCH_SIZE`] events per call and
+//! pulls the rest with `takeEvents()` on later turns of its event loop, which
+//! keeps timers and I/O running during a burst.
+//!
+//! Accepted descriptors stay owned (`OwnedFd`) until they are handed to
+//! JavaScript, so whatever is still queued when the server closes, or when
+//! its environment is torn down, is closed rather than leaked.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::{IntoRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::{Either, Function};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, Status};
+use napi_derive::napi;
+use tokio::sync::Notify;
+
+use crate::listen_socket::{family_name, format_ip};
+
+/// Most events handed to JavaScript in one call.
+pub const BATCH_SIZE: usize = 64;
+
+/// Most events queued before the accept loop stops accepting and leaves
+/// connections in the kernel's backlog, as Node does while JavaScript is busy.
+const QUEUE_LIMIT: usize = 1024;
+
+/// Something that happened on a listening socket.
+#[derive(Debug)]
+pub enum ServerEvent {
+  /// A connection was accepted; its descriptor goes to a `net.Socket`.
+  Connection(OwnedFd),
+  /// A connection was closed at once because `maxConnections` was reached.
+  Dropped(DroppedConnection),
+  /// `accept(2)` failed with this (negative) errno.
+  AcceptFailed(i32),
+}
+
+/// The addresses of a connection closed because of `maxConnections`, for
+/// the `'drop'` event. Unix-domain connections have none.
+#[derive(Debug, Default)]
+pub struct DroppedConnection {
+  /// The server's end (`getsockname`).
+  pub local: Option<SocketAddr>,
+  /// The client's end (`getpeername`).
+  pub remote: Option<SocketAddr>,
+}
+
+/// A non-connection event as JavaScript sees it: `kind` is `'drop'` (with
+/// the addresses Node puts on the `'drop'` event) or `'error'` (with the
+/// negative `errno` of a failed `accept`).
+#[napi(object)]
+pub struct ServerNotice {
+  /// `'drop'` or `'error'`.
+  pub kind: String,
+  /// For `'error'`: the negative errno.
+  pub errno: Option<i32>,
+  /// For `'drop'`: the server's address.
+  pub local_address: Option<String>,
+  /// For `'drop'`: the server's port.
+  pub local_port: Option<u32>,
+  /// For `'drop'`: `'IPv4'` or `'IPv6'`.
+  pub local_family: Option<String>,
+  /// For `'drop'`: the client's address.
+  pub remote_address: Option<String>,
+  /// For `'drop'`: the client's port.
+  pub remote_port: Option<u32>,
+  /// For `'drop'`: `'IPv4'` or `'IPv6'`.
+  pub remote_family: Option<String>,
+  /// For `'drop'`: whether addresses exist (false for Unix sockets).
+  pub has_addresses: bool,
+}
+
+/// One delivered event: a descriptor number for a connection, an object
+/// for anything else.
+pub type Delivery = Either<u32, ServerNotice>;
+
+/// Describes an accepted connection that JavaScript refuses itself (its
+/// `maxConnections` check found the limit reached first), for the `'drop'`
+/// event. `fd` stays open; the caller closes it.
+#[napi]
+pub fn describe_connection(fd: i32) -> ServerNotice {
+  // SAFETY: JavaScript owns `fd` and keeps it open for the whole call.
+  let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+  let socket = socket2::SockRef::from(&borrowed);
+  let address =
+    |result: std::io::Result<socket2::SockAddr>| result.ok().and_then(|a| a.as_socket());
+  drop_notice(DroppedConnection {
+    local: address(socket.local_addr()),
+    remote: address(socket.peer_addr()),
+  })
+}
+
+/// The threadsafe function that wakes JavaScript with a first batch.
+type WakeFunction = ThreadsafeFunction<(), (), Vec<Delivery>, Status, false>;
+
+/// The queue between the accept loop and JavaScript.
+#[derive(Default)]
+struct EventQueue {
+  state: Mutex<QueueState>,
+  /// Signalled when JavaScript makes room in a full queue.
+  room: Notify,
+}
+
+#[derive(Default)]
+struct QueueState {
+  events: VecDeque<ServerEvent>,
+  /// Connections among `events`, for the `maxConnections` check.
+  connections: usize,
+  /// A wake-up was sent and JavaScript has not yet drained the queue.
+  wake_pending: bool,
+  /// The server closed: nothing more is queued.
+  closed: bool,
+}
+
+impl EventQueue {
+  fn lock(&self) -> MutexGuard<'_, QueueState> {
+    // A poisoned lock only means another thread panicked while holding it;
+    // the queue itself is still consistent, so keep going.
+    self
+      .state
+      .lock()
+      .unwrap_or_else(|poison| poison.into_inner())
+  }
+
+  /// Removes up to one batch. When the batch is not full the queue is
+  /// drained, so the next push must wake JavaScript again.
+  fn take_batch(&self) -> Vec<Delivery> {
+    let mut state = self.lock();
+    let count = state.events.len().min(BATCH_SIZE);
+    let mut batch = Vec::with_capacity(count);
+    let mut connections = 0;
+    for event in state.events.drain(..count) {
+      connections += usize::from(matches!(event, ServerEvent::Connection(_)));
+      batch.push(deliver(event));
+    }
+    state.connections -= connections;
+    if count < BATCH_SIZE {
+      state.wake_pending = false;
+    }
+    drop(state);
+    self.room.notify_one();
+    batch
+  }
+}
+
+/// Turns an event into what JavaScript receives; a connection's descriptor
+/// becomes JavaScript's to own and close.
+fn deliver(event: ServerEvent) -> Delivery {
+  match event {
+    ServerEvent::Connection(fd) => Either::A(fd.into_raw_fd() as u32),
+    ServerEvent::AcceptFailed(errno) => Either::B(ServerNotice {
+      kind: "error".to_owned(),
+      errno: Some(errno),
+      local_address: None,
+      local_port: None,
+      local_family: None,
+      remote_address: None,
+      remote_port: None,
+      remote_family: None,
+      has_addresses: false,
+    }),
+    ServerEvent::Dropped(dropped) => Either::B(drop_notice(dropped)),
+  }
+}
+
+/// The `'drop'` notice for a refused connection.
+fn drop_notice(dropped: DroppedConnection) -> ServerNotice {
+  let address = |end: &Option<SocketAddr>| end.as_ref().map(format_ip);
+  let port = |end: &Option<SocketAddr>| end.map(|address| u32::from(address.port()));
+  let family = |end: &Option<SocketAddr>| end.as_ref().map(|a| family_name(a).to_owned());
+  ServerNotice {
+    kind: "drop".to_owned(),
+    errno: None,
+    local_address: address(&dropped.local),
+    local_port: port(&dropped.local),
+    local_family: family(&dropped.local),
+    remote_address: address(&dropped.remote),
+    remote_port: port(&dropped.remote),
+    remote_family: family(&dropped.remote),
+    has_addresses: dropped.local.is_some() || dropped.remote.is_some(),
+  }
+}
+
+/// The link from one listening socket's accept loop to its JavaScript
+/// callback. Shared by the handle (JavaScript thread) and the accept loop.
+pub struct EventBridge {
+  queue: Arc<EventQueue>,
+  wake: WakeFunction,
+}
+
+impl EventBridge {
+  /// Creates the bridge around `callback`, which is called on the
+  /// JavaScript thread with the first batch of each wake-up. The new bridge
+  /// keeps Node's event loop alive until it is unreferenced or dropped.
+  pub fn new(callback: Function<'_, (), ()>) -> napi::Result<Self> {
+    let queue = Arc::new(EventQueue::default());
+    let drained = Arc::clone(&queue);
+    let wake = callback
+      .build_threadsafe_function::<()>()
+      .callee_handled::<false>()
+      .build_callback(move |_context| Ok(drained.take_batch()))?;
+    Ok(Self { queue, wake })
+  }
+
+  /// Queues `events` (from the accept loop) and wakes JavaScript unless a
+  /// wake-up is already on its way. After [`EventBridge::close`], the events
+  /// are dropped, which closes their descriptors.
+  pub fn send(&self, events: Vec<ServerEvent>) {
+    let mut state = self.queue.lock();
+    if state.closed {
+      return;
+    }
+    for event in events {
+      if matches!(event, ServerEvent::Connection(_)) {
+        state.connections += 1;
+      }
+      state.events.push_back(event);
+    }
+    let must_wake = !state.wake_pending;
+    state.wake_pending = true;
+    drop(state);
+    if must_wake {
+      // A failed call means the environment is being torn down; the events
+      // stay queued and are closed by `close`, which its cleanup hook runs.
+      let _ = self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+  }
+
+  /// Connections accepted but not yet handed to JavaScript.
+  pub fn queued_connections(&self) -> usize {
+    self.queue.lock().connections
+  }
+
+  /// Waits until the queue has room for more events.
+  pub async fn wait_for_room(&self) {
+    loop {
+      if self.queue.lock().events.len() < QUEUE_LIMIT {
+        return;
+      }
+      self.queue.room.notified().await;
+    }
+  }
+
+  /// Takes the next batch for JavaScript (on its thread).
+  pub fn take_batch(&self) -> Vec<Delivery> {
+    self.queue.take_batch()
+  }
+
+  /// Stops queueing and closes every queued descriptor.
+  pub fn close(&self) {
+    let mut state = self.queue.lock();
+    state.closed = true;
+    state.connections = 0;
+    let pending = std::mem::take(&mut state.events);
+    drop(state);
+    drop(pending);
+    self.queue.room.notify_one();
+  }
+
+  /// Makes the bridge keep Node's event loop alive (`ref`) or not (`unref`).
+  /// Must be called on the JavaScript thread of `env`.
+  pub fn set_referenced(&self, env: &Env, referenced: bool) -> napi::Result<()> {
+    let raw = self.wake.raw();
+    // SAFETY: `raw` is this bridge's live threadsafe function (it is only
+    // released when `self.wake` drops) and `env` is the environment that
+    // created it, on its own thread, as both calls require.
+    let status = unsafe {
+      if referenced {
+        sys::napi_ref_threadsafe_function(env.raw(), raw)
+      } else {
+        sys::napi_unref_threadsafe_function(env.raw(), raw)
+      }
+    };
+    if status == sys::Status::napi_ok {
+      Ok(())
+    } else {
+      Err(napi::Error::from_status(Status::from(status)))
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::os::fd::{AsRawFd, FromRawFd};
+
+  fn connection() -> ServerEvent {
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    ServerEvent::Connection(OwnedFd::from(a))
+  }
+
+  #[test]
+  fn batches_are_bounded_and_drain_in_order() {
+    let queue = EventQueue::default();
+    {
+      let mut state = queue.lock();
+      for _ in 0..BATCH_SIZE + 3 {
+        state
+          .events
+          .push_back(ServerEvent::AcceptFailed(-libc::ENOBUFS));
+      }
+      state.wake_pending = true;
+    }
+    assert_eq!(queue.take_batch().len(), BATCH_SIZE);
+    assert!(
+      queue.lock().wake_pending,
+      "a full batch leaves the wake-up pending"
+    );
+    assert_eq!(queue.take_batch().len(), 3);
+    assert!(!queue.lock().wake_pending, "a short batch means drained");
+  }
+
+  #[test]
+  fn delivered_descriptors_belong_to_the_receiver() {
+    let queue = EventQueue::default();
+    {
+      let mut state = queue.lock();
+      state.events.push_back(connection());
+      state.connections = 1;
+    }
+    let batch = queue.take_batch();
+    assert_eq!(queue.lock().connections, 0);
+    let Either::A(fd) = batch[0] else {
+      panic!("expected a descriptor");
+    };
+    // SAFETY: the descriptor was handed over by `take_batch`; close it here.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    assert!(owned.as_raw_fd() >= 0);
+  }
+
+  #[test]
+  fn drops_carry_addresses() {
+    let dropped = DroppedConnection {
+      local: Some("127.0.0.1:80".parse().unwrap()),
+      remote: Some("[::1]:5000".parse().unwrap()),
+    };
+    let Either::B(notice) = deliver(ServerEvent::Dropped(dropped)) else {
+      panic!("expected a notice");
+    };
+    assert_eq!(notice.kind, "drop");
+    assert_eq!(notice.local_address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(notice.remote_family.as_deref(), Some("IPv6"));
+    assert_eq!(notice.remote_port, Some(5000));
+    assert!(notice.has_addresses);
+  }
+}

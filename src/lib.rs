@@ -1,0 +1,26 @@
+#![deny(clippy::all)]
+// Items exported to JavaScript are only reachable from there; unit-test
+// builds do not register them, so they would look unused.
+#![cfg_attr(test, allow(dead_code))]
+//! rs-net's native half: listening sockets and the accept loop.
+//!
+//! JavaScript (`lib/`) owns Node's semantics; this crate owns the operating
+//! system. One module per concern:
+//!
+//! - [`listen_args`]: where `server.listen(...)` arguments are decided.
+//! - [`listen_socket`]: where listening sockets are made (socket2).
+//! - [`accept_loop`]: the tokio task that accepts connections.
+//! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
+//! - [`server_handle`]: the `ServerHandle` class JavaScript drives.
+//! - [`env_cleanup`]: stops native work when its Node environment ends.
+//! - [`errno`]: the one conversion of `io::Error` for JavaScript.
+//! - [`runtime`]: the process-wide tokio runtime.
+
+mod accept_loop;
+mod env_cleanup;
+mod errno;
+mod event_bridge;
+mod listen_args;
+mod listen_socket;
+mod runtime;
+mod server_handle;

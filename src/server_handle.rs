@@ -1,0 +1,368 @@
+//! `ServerHandle`: the native half of one listening server, what libuv's
+//! `tcp_wrap` / `pipe_wrap` are to Node's `net.Server`.
+//!
+//! JavaScript drives it through Node's sequence: bind (or adopt a
+//! descriptor), listen, then read addresses, ref/unref and close. Binding and
+//! listening are synchronous on the JavaScript thread; `listen` then starts
+//! the accept loop on the tokio runtime. Methods that touch the socket
+//! return 0 or a negative errno, and JavaScript builds Node's error from it.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Either, Function, Unknown};
+use napi::{Env, JsValue, Result};
+use napi_derive::napi;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::accept_loop::{AcceptLoop, ConnectionLimit};
+use crate::env_cleanup::EnvCleanup;
+use crate::errno::{errno_of, status_of};
+use crate::event_bridge::{Delivery, EventBridge};
+use crate::listen_socket::{
+  family_name, format_ip, parse_address, ListenSocket, PipeNameRules, SocketKind, TcpOptions,
+};
+use crate::runtime;
+
+/// How many events JavaScript receives per call at most; a full batch means
+/// more may be waiting in `takeEvents()`.
+#[napi]
+pub const BATCH_SIZE: u32 = crate::event_bridge::BATCH_SIZE as u32;
+
+/// The bound address of a TCP listener, as `server.address()` returns it.
+#[napi(object)]
+pub struct SocketName {
+  /// The IP address, e.g. `'::'` or `'127.0.0.1'`.
+  pub address: String,
+  /// `'IPv4'` or `'IPv6'`.
+  pub family: String,
+  /// The port.
+  pub port: u32,
+}
+
+/// Where a handle is in its life.
+enum HandleState {
+  /// Made; nothing bound yet.
+  Empty,
+  /// Bound or adopted, not yet listening.
+  Bound(ListenSocket),
+  /// Listening, with its accept loop running.
+  Listening(Listening),
+  /// Closed for good.
+  Closed,
+}
+
+/// The parts of a listening handle.
+struct Listening {
+  socket: Arc<AsyncFd<ListenSocket>>,
+  accept: Arc<AcceptLoop>,
+  bridge: Arc<EventBridge>,
+  limit: Arc<ConnectionLimit>,
+  cleanup: EnvCleanup,
+}
+
+impl Listening {
+  /// Stops accepting, closes queued connections and then the socket.
+  fn shut_down(self) {
+    self.accept.stop();
+    self.bridge.close();
+    self.cleanup.cancel();
+    // The accept loop has let go of the socket, so this drop closes it now.
+    drop(self.socket);
+  }
+}
+
+/// A listening socket and its accept loop, driven from JavaScript.
+#[napi]
+pub struct ServerHandle {
+  state: HandleState,
+}
+
+impl Default for ServerHandle {
+  fn default() -> Self {
+    Self::new()
+  }
+}
+
+#[napi]
+impl ServerHandle {
+  /// Makes an empty handle.
+  #[napi(constructor)]
+  pub fn new() -> Self {
+    Self {
+      state: HandleState::Empty,
+    }
+  }
+
+  /// Binds a TCP socket to `address` (an IP address in text) and `port`.
+  /// Returns 0 or a negative errno. `EADDRINUSE` is reported by `listen`.
+  #[napi]
+  pub fn bind_tcp(&mut self, address: String, port: i32, ipv6_only: bool, reuse_port: bool) -> i32 {
+    if !matches!(self.state, HandleState::Empty) {
+      return -libc::EINVAL;
+    }
+    let options = TcpOptions {
+      ipv6_only,
+      reuse_port,
+    };
+    // Node hands the port to the kernel as 16 bits.
+    let bound = parse_address(&address, port as u16)
+      .and_then(|address| ListenSocket::bind_tcp(address, options));
+    self.keep_bound(bound)
+  }
+
+  /// Binds a Unix-domain socket to `name` (a path, or an abstract name that
+  /// starts with `'\0'`). Returns 0 or a negative errno. Names that do not
+  /// fit are treated as the running Node version treats them.
+  #[napi]
+  pub fn bind_pipe(&mut self, env: Env, name: String) -> Result<i32> {
+    if !matches!(self.state, HandleState::Empty) {
+      return Ok(-libc::EINVAL);
+    }
+    let major = env.get_node_version()?.major;
+    let rules = PipeNameRules {
+      reject_interior_nul: major >= 22,
+      reject_too_long: major >= 24,
+    };
+    Ok(self.keep_bound(ListenSocket::bind_pipe(name.as_bytes(), rules)))
+  }
+
+  /// Takes over an inherited listening (or bound) socket descriptor, or a
+  /// duplicate of it when `duplicate` is true (for a descriptor another
+  /// handle object still owns and is about to close). Returns 0, or
+  /// `-EINVAL` when `fd` is not a TCP or Unix stream socket.
+  #[napi]
+  pub fn open(&mut self, fd: i32, duplicate: bool) -> i32 {
+    if !matches!(self.state, HandleState::Empty) || fd < 0 {
+      return -libc::EINVAL;
+    }
+    let adopted = if duplicate {
+      ListenSocket::adopt_duplicate(fd)
+    } else {
+      ListenSocket::adopt(fd)
+    };
+    self.keep_bound(adopted)
+  }
+
+  /// Starts listening with `backlog` (converted like Node's `Int32Value`,
+  /// which throws for Symbols and BigInts) and accepting on the tokio
+  /// runtime; events go to `onevents(batch)` on the JavaScript thread.
+  /// On a handle that already listens (one server adopting another's
+  /// handle) it only applies the new backlog. Returns 0 or a negative errno.
+  #[napi]
+  pub fn listen(
+    &mut self,
+    env: Env,
+    backlog: Unknown,
+    onevents: Function<'_, (), ()>,
+  ) -> Result<i32> {
+    let backlog = backlog.coerce_to_number()?.get_int32()?;
+    let socket = match std::mem::replace(&mut self.state, HandleState::Closed) {
+      HandleState::Bound(socket) => socket,
+      HandleState::Listening(listening) => {
+        let status = status_of(listening.socket.get_ref().listen(backlog));
+        self.state = HandleState::Listening(listening);
+        return Ok(status);
+      }
+      other => {
+        self.state = other;
+        return Ok(-libc::EINVAL);
+      }
+    };
+    if let Err(error) = socket.listen(backlog) {
+      self.state = HandleState::Bound(socket);
+      return Ok(errno_of(&error));
+    }
+    let runtime = match runtime::get() {
+      Ok(runtime) => runtime,
+      Err(error) => {
+        self.state = HandleState::Bound(socket);
+        return Ok(errno_of(&error));
+      }
+    };
+    // Registering with the reactor needs the runtime's context; it fails
+    // with EEXIST for a descriptor that is already being watched.
+    let registered = {
+      let _context = runtime.enter();
+      // SAFETY: the ListenSocket owns its descriptor and keeps it open, with
+      // the same number, for as long as the AsyncFd that now owns it.
+      unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+    };
+    let socket = match registered {
+      Ok(socket) => Arc::new(socket),
+      Err(failure) => {
+        let (socket, error) = failure.into_parts();
+        // An inherited descriptor that is already watched stays open for
+        // whoever watches it, as Node leaves it when `open` fails.
+        self.state = match socket.give_back_if_adopted() {
+          Some(socket) => HandleState::Bound(socket),
+          None => HandleState::Closed,
+        };
+        return Ok(errno_of(&error));
+      }
+    };
+    let bridge = Arc::new(EventBridge::new(onevents)?);
+    let limit = Arc::new(ConnectionLimit::default());
+    let accept = Arc::new(AcceptLoop::start(
+      runtime,
+      Arc::clone(&socket),
+      Arc::clone(&bridge),
+      Arc::clone(&limit),
+    ));
+    let cleanup = {
+      let accept = Arc::clone(&accept);
+      let bridge = Arc::clone(&bridge);
+      EnvCleanup::register(&env, move || {
+        accept.stop();
+        bridge.close();
+      })
+    };
+    let cleanup = match cleanup {
+      Ok(cleanup) => cleanup,
+      Err(error) => {
+        accept.stop();
+        bridge.close();
+        return Err(error);
+      }
+    };
+    self.state = HandleState::Listening(Listening {
+      socket,
+      accept,
+      bridge,
+      limit,
+      cleanup,
+    });
+    Ok(0)
+  }
+
+  /// `'tcp'` or `'pipe'` once bound or adopted; `null` before and after.
+  #[napi(getter)]
+  pub fn kind(&self) -> Option<&'static str> {
+    self.socket().map(|socket| match socket.kind() {
+      SocketKind::Tcp => "tcp",
+      SocketKind::Pipe => "pipe",
+    })
+  }
+
+  /// The socket's descriptor, or -1 (like Node's `handle.fd`).
+  #[napi(getter)]
+  pub fn fd(&self) -> i32 {
+    use std::os::fd::AsRawFd;
+    self.socket().map_or(-1, |socket| socket.as_raw_fd())
+  }
+
+  /// The bound IP address and port (`getsockname`), or a negative errno.
+  #[napi]
+  pub fn getsockname(&self) -> Either<SocketName, i32> {
+    let Some(socket) = self.socket() else {
+      return Either::B(-libc::EBADF);
+    };
+    match socket.local_inet_address() {
+      Ok(address) => Either::A(SocketName {
+        address: format_ip(&address),
+        family: family_name(&address).to_owned(),
+        port: u32::from(address.port()),
+      }),
+      Err(error) => Either::B(errno_of(&error)),
+    }
+  }
+
+  /// Grants everyone read and/or write access to the socket file
+  /// (`readableAll` / `writableAll`). Returns 0 or a negative errno.
+  #[napi]
+  pub fn grant_access(&self, readable: bool, writable: bool) -> i32 {
+    match self.socket() {
+      Some(socket) => status_of(socket.grant_access_to_all(readable, writable)),
+      None => -libc::EBADF,
+    }
+  }
+
+  /// Stops accepting and closes the socket (removing a Unix socket file
+  /// this handle created). Connections already delivered stay open.
+  #[napi]
+  pub fn close(&mut self) {
+    match std::mem::replace(&mut self.state, HandleState::Closed) {
+      HandleState::Listening(listening) => listening.shut_down(),
+      HandleState::Bound(socket) => drop(socket),
+      HandleState::Empty | HandleState::Closed => {}
+    }
+  }
+
+  /// Makes a listening handle keep the process alive (the default).
+  #[napi(js_name = "ref")]
+  pub fn reference(&self, env: Env) -> Result<()> {
+    self.set_referenced(&env, true)
+  }
+
+  /// Lets the process exit while this handle listens.
+  #[napi]
+  pub fn unref(&self, env: Env) -> Result<()> {
+    self.set_referenced(&env, false)
+  }
+
+  /// Sets the `maxConnections` limit used to refuse connections natively;
+  /// `null` (or NaN) removes it. JavaScript keeps the count current with
+  /// `setConnectionCount` while a limit is set.
+  #[napi]
+  pub fn set_connection_limit(&self, limit: Option<f64>) {
+    if let HandleState::Listening(listening) = &self.state {
+      listening.limit.set_limit(limit);
+    }
+  }
+
+  /// Records how many connections the server counts as open.
+  #[napi]
+  pub fn set_connection_count(&self, count: f64) {
+    if let HandleState::Listening(listening) = &self.state {
+      listening.limit.set_live(count);
+    }
+  }
+
+  /// Takes the next batch of events: descriptor numbers for connections,
+  /// objects for drops and accept errors. Fewer than a full batch means the
+  /// queue is drained and the next event wakes JavaScript again.
+  #[napi]
+  pub fn take_events(&self) -> Vec<Delivery> {
+    match &self.state {
+      HandleState::Listening(listening) => listening.bridge.take_batch(),
+      _ => Vec::new(),
+    }
+  }
+}
+
+impl ServerHandle {
+  /// The socket, while bound or listening.
+  fn socket(&self) -> Option<&ListenSocket> {
+    match &self.state {
+      HandleState::Bound(socket) => Some(socket),
+      HandleState::Listening(listening) => Some(listening.socket.get_ref()),
+      HandleState::Empty | HandleState::Closed => None,
+    }
+  }
+
+  /// Stores a freshly bound socket, or returns the errno of the failure.
+  fn keep_bound(&mut self, bound: std::io::Result<ListenSocket>) -> i32 {
+    match bound {
+      Ok(socket) => {
+        self.state = HandleState::Bound(socket);
+        0
+      }
+      Err(error) => errno_of(&error),
+    }
+  }
+
+  fn set_referenced(&self, env: &Env, referenced: bool) -> Result<()> {
+    match &self.state {
+      HandleState::Listening(listening) => listening.bridge.set_referenced(env, referenced),
+      _ => Ok(()),
+    }
+  }
+}
+
+impl Drop for ServerHandle {
+  /// A handle collected while listening (only possible at environment
+  /// teardown) still stops its loop and closes its socket.
+  fn drop(&mut self) {
+    self.close();
+  }
+}
