@@ -32,8 +32,12 @@ function nodeErrorClass(Base) {
   return NodeError;
 }
 
-// Formats the stack now, with the code in the first line, as Node does.
+// Formats the stack now, with the code in the first line, as Node's default
+// stack formatter does. A user-installed Error.prepareStackTrace (Jest has
+// one) formats Node's own errors without the code, so then ours are left
+// alone too.
 function nameStackWithCode(error, code) {
+  if (typeof Error.prepareStackTrace === 'function') return error;
   Object.defineProperty(error, 'name', {
     value: `${error.name} [${code}]`,
     enumerable: false,
