@@ -87,7 +87,7 @@ impl Default for ServerHandle {
 #[napi]
 impl ServerHandle {
   /// Makes an empty handle.
-  #[napi(constructor)]
+  #[napi(constructor, catch_unwind)]
   pub fn new() -> Self {
     Self {
       state: HandleState::Empty,
@@ -96,7 +96,7 @@ impl ServerHandle {
 
   /// Binds a TCP socket to `address` (an IP address in text) and `port`.
   /// Returns 0 or a negative errno. `EADDRINUSE` is reported by `listen`.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn bind_tcp(&mut self, address: String, port: i32, ipv6_only: bool, reuse_port: bool) -> i32 {
     if !matches!(self.state, HandleState::Empty) {
       return -libc::EINVAL;
@@ -114,7 +114,7 @@ impl ServerHandle {
   /// Binds a Unix-domain socket to `name` (a path, or an abstract name that
   /// starts with `'\0'`). Returns 0 or a negative errno. Names that do not
   /// fit are treated as the running Node version treats them.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn bind_pipe(&mut self, env: Env, name: String) -> Result<i32> {
     if !matches!(self.state, HandleState::Empty) {
       return Ok(-libc::EINVAL);
@@ -131,7 +131,7 @@ impl ServerHandle {
   /// duplicate of it when `duplicate` is true (for a descriptor another
   /// handle object still owns and is about to close). Returns 0, or
   /// `-EINVAL` when `fd` is not a TCP or Unix stream socket.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn open(&mut self, fd: i32, duplicate: bool) -> i32 {
     if !matches!(self.state, HandleState::Empty) || fd < 0 {
       return -libc::EINVAL;
@@ -149,7 +149,7 @@ impl ServerHandle {
   /// runtime; events go to `onevents(batch)` on the JavaScript thread.
   /// On a handle that already listens (one server adopting another's
   /// handle) it only applies the new backlog. Returns 0 or a negative errno.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn listen(
     &mut self,
     env: Env,
@@ -236,7 +236,7 @@ impl ServerHandle {
   }
 
   /// `'tcp'` or `'pipe'` once bound or adopted; `null` before and after.
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn kind(&self) -> Option<&'static str> {
     self.socket().map(|socket| match socket.kind() {
       SocketKind::Tcp => "tcp",
@@ -245,14 +245,14 @@ impl ServerHandle {
   }
 
   /// The socket's descriptor, or -1 (like Node's `handle.fd`).
-  #[napi(getter)]
+  #[napi(getter, catch_unwind)]
   pub fn fd(&self) -> i32 {
     use std::os::fd::AsRawFd;
     self.socket().map_or(-1, |socket| socket.as_raw_fd())
   }
 
   /// The bound IP address and port (`getsockname`), or a negative errno.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn getsockname(&self) -> Either<SocketName, i32> {
     let Some(socket) = self.socket() else {
       return Either::B(-libc::EBADF);
@@ -269,7 +269,7 @@ impl ServerHandle {
 
   /// Grants everyone read and/or write access to the socket file
   /// (`readableAll` / `writableAll`). Returns 0 or a negative errno.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn grant_access(&self, readable: bool, writable: bool) -> i32 {
     match self.socket() {
       Some(socket) => status_of(socket.grant_access_to_all(readable, writable)),
@@ -279,7 +279,7 @@ impl ServerHandle {
 
   /// Stops accepting and closes the socket (removing a Unix socket file
   /// this handle created). Connections already delivered stay open.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn close(&mut self) {
     match std::mem::replace(&mut self.state, HandleState::Closed) {
       HandleState::Listening(listening) => listening.shut_down(),
@@ -289,13 +289,13 @@ impl ServerHandle {
   }
 
   /// Makes a listening handle keep the process alive (the default).
-  #[napi(js_name = "ref")]
+  #[napi(js_name = "ref", catch_unwind)]
   pub fn reference(&self, env: Env) -> Result<()> {
     self.set_referenced(&env, true)
   }
 
   /// Lets the process exit while this handle listens.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn unref(&self, env: Env) -> Result<()> {
     self.set_referenced(&env, false)
   }
@@ -303,7 +303,7 @@ impl ServerHandle {
   /// Sets the `maxConnections` limit used to refuse connections natively;
   /// `null` (or NaN) removes it. JavaScript keeps the count current with
   /// `setConnectionCount` while a limit is set.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn set_connection_limit(&self, limit: Option<f64>) {
     if let HandleState::Listening(listening) = &self.state {
       listening.limit.set_limit(limit);
@@ -311,7 +311,7 @@ impl ServerHandle {
   }
 
   /// Records how many connections the server counts as open.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn set_connection_count(&self, count: f64) {
     if let HandleState::Listening(listening) = &self.state {
       listening.limit.set_live(count);
@@ -321,7 +321,7 @@ impl ServerHandle {
   /// Takes the next batch of events: descriptor numbers for connections,
   /// objects for drops and accept errors. Fewer than a full batch means the
   /// queue is drained and the next event wakes JavaScript again.
-  #[napi]
+  #[napi(catch_unwind)]
   pub fn take_events(&self) -> Vec<Delivery> {
     match &self.state {
       HandleState::Listening(listening) => listening.bridge.take_batch(),
