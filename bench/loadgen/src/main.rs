@@ -14,7 +14,7 @@
 //! ```
 //! Common options: `--threads N` (tokio worker threads, default 1: one core
 //! for the load, the other for the server, on the 2-core machine this was
-//! written on), `--sources N` (loopback source addresses, default 8),
+//! written on), `--sources N` (loopback source addresses, default 16),
 //! `--op-timeout-ms` (bound on any single operation).
 
 mod args;
@@ -79,7 +79,7 @@ fn run(args: &[String]) -> Fallible<JsonObject> {
   let threads = options.u64_or("threads", 1)?;
   let dialer = Dialer::new(
     options.loopback_addr()?,
-    options.u64_or("sources", 8)? as u32,
+    options.u64_or("sources", 16)? as u32,
   );
   let runtime = if threads <= 1 {
     tokio::runtime::Builder::new_current_thread()

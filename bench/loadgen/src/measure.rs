@@ -26,11 +26,14 @@ pub fn clock_ticks_per_second() -> u64 {
 
 /// User plus system CPU time of every thread of `pid`, in clock ticks.
 pub fn process_cpu_ticks(pid: u32) -> io::Result<u64> {
-  let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+  let path = format!("/proc/{pid}/stat");
+  // Name the file: the usual failure is a server that has exited.
+  let text = fs::read_to_string(&path)
+    .map_err(|error| io::Error::new(error.kind(), format!("{path}: {error}")))?;
   parse_cpu_ticks(&text).ok_or_else(|| {
     io::Error::new(
       io::ErrorKind::InvalidData,
-      "unexpected /proc/<pid>/stat format",
+      format!("{path}: unexpected format"),
     )
   })
 }
