@@ -119,6 +119,7 @@ function summaryTable(results, machine, config) {
   for (const { workload, summary, skipped } of results) {
     if (skipped) continue;
     for (const { figure, medians, ratio } of summary.rows) {
+      if (!figure.headline) continue;
       rows.push([
         `${workload.title}${summary.disturbed ? ' ⚠' : ''}`,
         figure.label,
@@ -129,10 +130,16 @@ function summaryTable(results, machine, config) {
     }
   }
   const table = markdownTable(['Workload', 'Figure', 'rs-net', 'node:net', 'rs-net/node'], rows);
+  const skippedNotes = results
+    .filter((result) => result.skipped)
+    .map((result) => ` ${result.workload.title} skipped: ${result.skipped}.`)
+    .join('');
   const caption =
     `Medians of ${config.rounds} alternating rounds, ${machine.date.slice(0, 10)}, ` +
     `${machine.cores} × ${machine.model}, Node ${machine.node}` +
-    `${config.quick ? ' (QUICK SMOKE RUN: not a measurement)' : ''}. Details: bench/RESULTS.md.`;
+    `${config.quick ? ' (QUICK SMOKE RUN: not a measurement)' : ''}.` +
+    `${results.some((result) => result.summary?.disturbed) ? ' ⚠: every run of that workload was disturbed by outside load.' : ''}` +
+    `${skippedNotes} Details: bench/RESULTS.md.`;
   return `${table}\n\n${caption}`;
 }
 

@@ -215,8 +215,9 @@ function parseWrk(text) {
 
 /**
  * Each workload: `serverMode` is the handler bench/server.js runs,
- * `figures` what is reported (and which direction is better), `measure`
- * does the work and returns { values, problems }.
+ * `figures` what is reported (which direction is better, and whether it is
+ * a headline figure for the README summary), `measure` does the work and
+ * returns { values, problems }.
  */
 const WORKLOADS = [
   {
@@ -225,8 +226,8 @@ const WORKLOADS = [
     describe: (c) => `${c.churnClients} clients: connect, 16 B echo, close`,
     serverMode: 'echo',
     figures: [
-      { key: 'connectionsPerSecond', label: 'connections/s', better: 'higher' },
-      { key: 'cpuUsPerConnection', label: 'server CPU µs/connection', better: 'lower' },
+      { key: 'connectionsPerSecond', label: 'connections/s', better: 'higher', headline: true },
+      { key: 'cpuUsPerConnection', label: 'server CPU µs/connection', better: 'lower', headline: true },
     ],
     async measure(run, config) {
       const result = await run.loadgen(
@@ -259,9 +260,9 @@ const WORKLOADS = [
     describe: (c) => `${c.echoConnections} connections, ${c.messageSize} B messages, one in flight each`,
     serverMode: 'echo',
     figures: [
-      { key: 'roundTripsPerSecond', label: 'round trips/s', better: 'higher' },
+      { key: 'roundTripsPerSecond', label: 'round trips/s', better: 'higher', headline: true },
       { key: 'p50Us', label: 'p50 latency µs', better: 'lower' },
-      { key: 'p99Us', label: 'p99 latency µs', better: 'lower' },
+      { key: 'p99Us', label: 'p99 latency µs', better: 'lower', headline: true },
       { key: 'cpuUsPerRoundTrip', label: 'server CPU µs/round trip', better: 'lower' },
     ],
     measure: (run, config) => echoWorkload(run, config, config.echoConnections),
@@ -272,7 +273,7 @@ const WORKLOADS = [
     describe: (c) => `1 connection, ${c.messageSize} B messages`,
     serverMode: 'echo',
     figures: [
-      { key: 'p50Us', label: 'p50 latency µs', better: 'lower' },
+      { key: 'p50Us', label: 'p50 latency µs', better: 'lower', headline: true },
       { key: 'p99Us', label: 'p99 latency µs', better: 'lower' },
     ],
     measure: (run, config) => echoWorkload(run, config, 1),
@@ -283,7 +284,7 @@ const WORKLOADS = [
     describe: (c) => `${formatBytes(c.bulkBytes)} over one connection, client to server`,
     serverMode: 'sink',
     figures: [
-      { key: 'megabytesPerSecond', label: 'MB/s', better: 'higher' },
+      { key: 'megabytesPerSecond', label: 'MB/s', better: 'higher', headline: true },
       { key: 'cpuMsPerGiB', label: 'server CPU ms/GiB', better: 'lower' },
     ],
     measure: (run, config) => bulkWorkload(run, config, 'bulk-in'),
@@ -294,7 +295,7 @@ const WORKLOADS = [
     describe: (c) => `${formatBytes(c.bulkBytes)} over one connection, server to client`,
     serverMode: 'source',
     figures: [
-      { key: 'megabytesPerSecond', label: 'MB/s', better: 'higher' },
+      { key: 'megabytesPerSecond', label: 'MB/s', better: 'higher', headline: true },
       { key: 'cpuMsPerGiB', label: 'server CPU ms/GiB', better: 'lower' },
     ],
     measure: (run, config) => bulkWorkload(run, config, 'bulk-out'),
@@ -304,7 +305,9 @@ const WORKLOADS = [
     title: 'Idle connections',
     describe: (c) => `${c.idleConnections} open connections doing nothing`,
     serverMode: 'echo',
-    figures: [{ key: 'bytesPerConnection', label: 'server RSS bytes/connection', better: 'lower' }],
+    figures: [
+      { key: 'bytesPerConnection', label: 'server RSS bytes/connection', better: 'lower', headline: true },
+    ],
     async measure(run, config) {
       const count = config.idleConnections;
       const limit = openFileLimit(run.serverPid);
@@ -342,8 +345,8 @@ const WORKLOADS = [
     describe: (c) => `${c.burstConnections} connections opened at once`,
     serverMode: 'echo',
     figures: [
-      { key: 'eventLoopDelayP99Ms', label: 'event-loop delay p99 ms', better: 'lower' },
-      { key: 'acceptAllMs', label: 'ms until all accepted', better: 'lower' },
+      { key: 'eventLoopDelayP99Ms', label: 'event-loop delay p99 ms', better: 'lower', headline: true },
+      { key: 'acceptAllMs', label: 'ms until all accepted', better: 'lower', headline: true },
     ],
     async measure(run, config) {
       const count = config.burstConnections;
@@ -368,7 +371,7 @@ const WORKLOADS = [
     describe: (c) => `${c.listenCycles} listen/close cycles on 127.0.0.1:0, in the server process`,
     serverMode: 'listen',
     figures: [
-      { key: 'listenUs', label: "listen() to 'listening' µs (median)", better: 'lower' },
+      { key: 'listenUs', label: "listen() to 'listening' µs (median)", better: 'lower', headline: true },
       { key: 'cyclesPerSecond', label: 'listen/close cycles/s', better: 'higher' },
     ],
     async measure(run, config) {
@@ -401,9 +404,9 @@ const WORKLOADS = [
     skipReason: (machine) =>
       machine.wrk ? null : 'wrk is not installed (apt-get install -y wrk, or any wrk on PATH)',
     figures: [
-      { key: 'requestsPerSecond', label: 'requests/s', better: 'higher' },
+      { key: 'requestsPerSecond', label: 'requests/s', better: 'higher', headline: true },
       { key: 'p50Ms', label: 'p50 latency ms', better: 'lower' },
-      { key: 'p99Ms', label: 'p99 latency ms', better: 'lower' },
+      { key: 'p99Ms', label: 'p99 latency ms', better: 'lower', headline: true },
       { key: 'cpuUsPerRequest', label: 'server CPU µs/request', better: 'lower' },
     ],
     async measure(run, config) {
