@@ -74,7 +74,7 @@ const QUICK = {
   listenCycles: 100,
   listenWarmup: 10,
   httpSeconds: 1,
-  httpWarmupSeconds: 0,
+  httpWarmupSeconds: 1,
   minAccountMs: 300,
   pauseMs: 50,
 };
