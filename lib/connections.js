@@ -24,10 +24,33 @@ const kMaxConnections = Symbol('kMaxConnections');
 const kLimited = Symbol('kLimited');
 
 const serverSocketChannel = dc.channel('net.server.socket');
+// rs-net's own channel: one message per batch of events handed to
+// JavaScript ({ server, size, pulled }), so tools (and tests) can see how
+// many connections each wake-up of the JavaScript thread carried.
+const batchChannel = dc.channel('rs-net.server.batch');
+
+// The private flags Node's server sets on the sockets it accepts with
+// noDelay / keepAlive. Node's Socket constructor makes them own properties,
+// so they are found by name on a socket that has no handle.
+const socketFlags = (() => {
+  const probe = new net.Socket();
+  const flags = {};
+  for (const symbol of Object.getOwnPropertySymbols(probe)) {
+    if (symbol.description === 'kSetNoDelay') flags.noDelay = symbol;
+    else if (symbol.description === 'kSetKeepAlive') flags.keepAlive = symbol;
+    else if (symbol.description === 'kSetKeepAliveInitialDelay') flags.keepAliveInitialDelay = symbol;
+  }
+  return flags;
+})();
 
 /** Called (through the threadsafe function) with the first batch of a wake-up. */
 function acceptEvents(handle, batch) {
+  if (batchChannel.hasSubscribers) publishBatch(handle, batch, false);
   deliver(handle, batch, 0);
+}
+
+function publishBatch(handle, batch, pulled) {
+  batchChannel.publish({ server: handle[kOwner], size: batch.length, pulled });
 }
 
 function deliver(handle, batch, start) {
@@ -56,7 +79,9 @@ function deliver(handle, batch, start) {
 function pullEvents(handle) {
   const server = handle[kOwner];
   if (server === undefined || server._handle !== handle) return;
-  deliver(handle, handle.takeEvents(), 0);
+  const batch = handle.takeEvents();
+  if (batchChannel.hasSubscribers) publishBatch(handle, batch, true);
+  deliver(handle, batch, 0);
 }
 
 function closeDescriptors(batch, from) {
@@ -103,8 +128,7 @@ function onconnection(server, fd) {
     fs.closeSync(fd);
     throw error;
   }
-  if (server.noDelay) socket.setNoDelay(true);
-  if (server.keepAlive) socket.setKeepAlive(true, server.keepAliveInitialDelay * 1000);
+  configureSocket(server, socket);
 
   server._connections++;
   if (server[kLimited]) server._handle.setConnectionCount(server._connections);
@@ -112,6 +136,30 @@ function onconnection(server, fd) {
   socket._server = server;
   server.emit('connection', socket);
   if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
+}
+
+// TCP_NODELAY and SO_KEEPALIVE as Node's server applies them: straight on
+// the handle, recording the private flags Node's later setNoDelay() /
+// setKeepAlive() calls compare against.
+function configureSocket(server, socket) {
+  const handle = socket._handle;
+  if (server.noDelay && handle.setNoDelay) {
+    if (socketFlags.noDelay) {
+      socket[socketFlags.noDelay] = true;
+      handle.setNoDelay(true);
+    } else {
+      socket.setNoDelay(true);
+    }
+  }
+  if (server.keepAlive && handle.setKeepAlive) {
+    if (socketFlags.keepAlive && socketFlags.keepAliveInitialDelay) {
+      socket[socketFlags.keepAlive] = true;
+      socket[socketFlags.keepAliveInitialDelay] = server.keepAliveInitialDelay;
+      handle.setKeepAlive(true, server.keepAliveInitialDelay);
+    } else {
+      socket.setKeepAlive(true, server.keepAliveInitialDelay * 1000);
+    }
+  }
 }
 
 function onnotice(server, notice) {

@@ -1,0 +1,172 @@
+'use strict';
+
+// Helpers for the tests of accepted connections: servers on TCP loopback or
+// a Unix socket, clients, event logs of sockets, descriptor counts and child
+// processes. Used with helpers/parity.js.
+
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const nodeNet = require('net');
+
+/** A fresh temporary directory, removed by `cleanup()`. */
+function tempDir() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-net-conn-'));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+let pipeCounter = 0;
+
+/**
+ * Listens `server` on loopback ('tcp') or on a Unix socket in `dir`
+ * ('unix'); resolves with what a client passes to net.connect().
+ */
+function listenOn(server, transport, dir) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.removeListener('error', reject);
+      resolve(
+        transport === 'unix'
+          ? { path: server.address() }
+          : { port: server.address().port, host: '127.0.0.1' },
+      );
+    };
+    if (transport === 'unix') server.listen(path.join(dir, `s${process.pid}-${pipeCounter++}.sock`), done);
+    else server.listen(0, '127.0.0.1', done);
+  });
+}
+
+/** Connects a client (Node's own net) and resolves once connected. */
+function connect(target, options = {}) {
+  return new Promise((resolve, reject) => {
+    const client = nodeNet.connect({ ...target, ...options });
+    client.once('error', reject);
+    client.once('connect', () => {
+      client.removeListener('error', reject);
+      resolve(client);
+    });
+  });
+}
+
+/** Resolves with the next socket `server` emits as 'connection'. */
+function nextConnection(server) {
+  return new Promise((resolve) => server.once('connection', resolve));
+}
+
+/** Connects and resolves with both ends: `{ client, socket }`. */
+async function pair(server, target, options) {
+  const accepted = nextConnection(server);
+  const client = await connect(target, options);
+  const socket = await accepted;
+  return { client, socket };
+}
+
+/**
+ * Records a socket's events into `observe` under `name`. Consecutive 'data'
+ * events are merged (chunking is the kernel's business) into one entry with
+ * the text received.
+ */
+function watchSocket(socket, name, observe) {
+  let data = null;
+  const flush = () => {
+    if (data !== null) {
+      observe(`${name} data`, data.length > 200 ? `${data.length} chars` : data);
+      data = null;
+    }
+  };
+  socket.on('data', (chunk) => {
+    data = (data ?? '') + (typeof chunk === 'string' ? `(str)${chunk}` : chunk.toString('latin1'));
+  });
+  for (const event of ['end', 'finish', 'timeout', 'drain', 'ready', 'connect']) {
+    socket.on(event, () => {
+      flush();
+      observe(`${name} ${event}`);
+    });
+  }
+  socket.on('error', (error) => {
+    flush();
+    observe.error(`${name} error`, error);
+  });
+  const closed = new Promise((resolve) =>
+    socket.on('close', (hadError) => {
+      flush();
+      observe(`${name} close`, { hadError });
+      resolve();
+    }),
+  );
+  return closed;
+}
+
+/** Polls `predicate` every `interval` ms until true; rejects after `limit` ms. */
+async function waitFor(predicate, { limit = 10000, interval = 10, what = 'condition' } = {}) {
+  const deadline = Date.now() + limit;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}
+
+/** Open descriptors of this process (by /proc/self/fd). */
+function openDescriptors() {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** Descriptors of this process that are sockets. */
+function openSockets() {
+  let count = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) count++;
+    } catch {
+      // Closed while listing (readdir's own descriptor, for one).
+    }
+  }
+  return count;
+}
+
+/**
+ * Runs `node` (this one unless `execPath` is given) with `args`; resolves
+ * with { code, signal, stdout, stderr } once it exits, or kills it and
+ * rejects after `limit` ms.
+ */
+function runNode(args, { limit = 20000, execPath = process.execPath, shell, env, onStdout } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = shell
+      ? spawn('bash', ['-c', shell], { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env })
+      : spawn(execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => {
+      stdout += chunk;
+      if (onStdout) onStdout(stdout, child);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`child did not exit within ${limit} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, limit);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+const repoRoot = path.join(__dirname, '..', '..');
+
+module.exports = {
+  connect,
+  listenOn,
+  nextConnection,
+  openDescriptors,
+  openSockets,
+  pair,
+  repoRoot,
+  runNode,
+  tempDir,
+  waitFor,
+  watchSocket,
+};
