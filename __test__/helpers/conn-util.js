@@ -157,8 +157,75 @@ function runNode(args, { limit = 20000, execPath = process.execPath, shell, env,
 
 const repoRoot = path.join(__dirname, '..', '..');
 
+/**
+ * Starts fixtures/conn-stdio-server.js in a child process, on `net`
+ * ('net' or 'rs'), optionally under `ulimit -n <fdLimit>`. Returns a driver:
+ * `message(event)` resolves with the next report of that event, `send(line)`
+ * writes a command, `exit()` asks the child to close and resolves with its
+ * exit code (killing it after `limit` ms: it must have ended by itself).
+ */
+function spawnStdioServer(netName, { fdLimit, where = 'tcp', execPath = process.execPath } = {}) {
+  const script = path.join(__dirname, '..', 'fixtures', 'conn-stdio-server.js');
+  const command = `${fdLimit ? `ulimit -n ${fdLimit} && ` : ''}exec "$0" "$1" "$2" "$3"`;
+  const child = spawn('bash', ['-c', command, execPath, script, netName, where], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const reports = [];
+  const waiters = [];
+  let stderr = '';
+  let buffered = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const report = JSON.parse(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+      reports.push(report);
+      for (const waiter of waiters.splice(0)) waiter();
+    }
+  });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  async function message(event, limit = 10000) {
+    const deadline = Date.now() + limit;
+    for (;;) {
+      const index = reports.findIndex((report) => report.event === event);
+      if (index >= 0) return reports.splice(index, 1)[0];
+      if (child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`no '${event}' from the child (exit ${child.exitCode}); stderr: ${stderr}`);
+      }
+      await new Promise((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+  return {
+    child,
+    message,
+    send: (line) => child.stdin.write(`${line}\n`),
+    stderr: () => stderr,
+    async exit(limit = 10000) {
+      this.send('exit');
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), limit);
+      const result = await exited;
+      clearTimeout(timer);
+      return { ...result, stderr };
+    },
+  };
+}
+
+/** User plus system CPU time of process `pid`, in clock ticks. */
+function cpuTicks(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the line; 12 and 13 after ') '.
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 module.exports = {
   connect,
+  cpuTicks,
   listenOn,
   nextConnection,
   openDescriptors,
@@ -166,6 +233,7 @@ module.exports = {
   pair,
   repoRoot,
   runNode,
+  spawnStdioServer,
   tempDir,
   waitFor,
   watchSocket,
