@@ -2,9 +2,9 @@
 
 // Accepted connections, from native events to Node's own net.Socket.
 //
-// The accept loop runs on tokio; the native bridge wakes JavaScript with a
-// batch of events (descriptor numbers, and objects for drops and accept
-// errors). Each descriptor becomes a real net.Socket, configured the way
+// The accept loop runs on tokio; the native bridge wakes JavaScript, which
+// takes a batch of events (descriptor numbers, and objects for drops and
+// accept errors). Each descriptor becomes a real net.Socket, configured the way
 // Node's server configures the sockets it accepts, counted, and emitted as
 // 'connection'. A full batch means more are waiting: they are pulled on the
 // next turn of the event loop, so timers and I/O keep running in a burst.
@@ -43,8 +43,16 @@ const socketFlags = (() => {
   return flags;
 })();
 
-/** Called (through the threadsafe function) with the first batch of a wake-up. */
-function acceptEvents(handle, batch) {
+/**
+ * Called (through the threadsafe function, without arguments) when events
+ * are waiting. The events are taken here rather than passed along, so that
+ * a wake-up that never reaches JavaScript (its environment is going away)
+ * leaves them with the native queue, which closes their descriptors.
+ */
+function acceptEvents(handle) {
+  const server = handle[kOwner];
+  if (server === undefined || server._handle !== handle) return;
+  const batch = handle.takeEvents();
   if (batchChannel.hasSubscribers) publishBatch(handle, batch, false);
   deliver(handle, batch, 0);
 }

@@ -3,13 +3,17 @@
 //! The accept loop pushes [`ServerEvent`]s into a queue and wakes the
 //! JavaScript thread through a threadsafe function only when no wake-up is
 //! already pending, so a burst of connections costs one wake-up, not one per
-//! connection. JavaScript receives at most [`BATCH_SIZE`] events per call and
-//! pulls the rest with `takeEvents()` on later turns of its event loop, which
-//! keeps timers and I/O running during a burst.
+//! connection. The wake-up carries nothing: JavaScript takes at most
+//! [`BATCH_SIZE`] events per `takeEvents()` call, the first when woken and
+//! the rest on later turns of its event loop, which keeps timers and I/O
+//! running during a burst.
 //!
-//! Accepted descriptors stay owned (`OwnedFd`) until they are handed to
-//! JavaScript, so whatever is still queued when the server closes, or when
-//! its environment is torn down, is closed rather than leaked.
+//! Accepted descriptors stay owned (`OwnedFd`) until JavaScript itself takes
+//! them, so whatever is still queued when the server closes, or when its
+//! environment is torn down, is closed rather than leaked. (A wake-up that
+//! carried the descriptors would lose them when it reaches an environment
+//! that is being torn down, as a terminated worker's is: the call into
+//! JavaScript fails after the descriptors were turned into numbers.)
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -97,8 +101,9 @@ pub fn describe_connection(fd: i32) -> ServerNotice {
   })
 }
 
-/// The threadsafe function that wakes JavaScript with a first batch.
-type WakeFunction = ThreadsafeFunction<(), (), Vec<Delivery>, Status, false>;
+/// The threadsafe function that wakes JavaScript, which then takes the
+/// events itself.
+type WakeFunction = ThreadsafeFunction<(), (), (), Status, false>;
 
 /// The queue between the accept loop and JavaScript.
 #[derive(Default)]
@@ -196,16 +201,15 @@ pub struct EventBridge {
 }
 
 impl EventBridge {
-  /// Creates the bridge around `callback`, which is called on the
-  /// JavaScript thread with the first batch of each wake-up. The new bridge
+  /// Creates the bridge around `callback`, which is called (without
+  /// arguments) on the JavaScript thread for each wake-up. The new bridge
   /// keeps Node's event loop alive until it is unreferenced or dropped.
   pub fn new(callback: Function<'_, (), ()>) -> napi::Result<Self> {
     let queue = Arc::new(EventQueue::default());
-    let drained = Arc::clone(&queue);
     let wake = callback
       .build_threadsafe_function::<()>()
       .callee_handled::<false>()
-      .build_callback(move |_context| Ok(drained.take_batch()))?;
+      .build_callback(|_context| Ok(()))?;
     Ok(Self { queue, wake })
   }
 
