@@ -9,7 +9,6 @@
 // 'connection'. A full batch means more are waiting: they are pulled on the
 // next turn of the event loop, so timers and I/O keep running in a burst.
 
-const fs = require('fs');
 const net = require('net');
 const dc = require('diagnostics_channel');
 
@@ -17,7 +16,7 @@ const binding = require('../binding');
 const errors = require('./errors');
 const { nodeMajor } = require('./node-version');
 
-const { BATCH_SIZE, describeConnection } = binding;
+const { BATCH_SIZE, adoptConnection, closeConnection, describeConnection } = binding;
 
 const kOwner = Symbol('kOwner');
 const kMaxConnections = Symbol('kMaxConnections');
@@ -92,9 +91,12 @@ function pullEvents(handle) {
   deliver(handle, batch, 0);
 }
 
+// Descriptors taken from the native queue are closed through it: it knows
+// which are still unowned (closing the server already closed the rest of
+// a batch no socket adopted).
 function closeDescriptors(batch, from) {
   for (let i = from; i < batch.length; i++) {
-    if (typeof batch[i] === 'number') fs.closeSync(batch[i]);
+    if (typeof batch[i] === 'number') closeConnection(batch[i]);
   }
 }
 
@@ -108,7 +110,7 @@ function overConnectionLimit(server) {
 function onconnection(server, fd) {
   if (overConnectionLimit(server)) {
     const notice = server._handle.kind === 'tcp' ? describeConnection(fd) : undefined;
-    fs.closeSync(fd);
+    closeConnection(fd);
     emitDrop(server, notice);
     return;
   }
@@ -116,7 +118,7 @@ function onconnection(server, fd) {
     const { remoteAddress } = describeConnection(fd);
     const family = net.isIP(remoteAddress);
     if (family && server.blockList.check(remoteAddress, `ipv${family}`)) {
-      fs.closeSync(fd);
+      closeConnection(fd);
       return;
     }
   }
@@ -133,9 +135,12 @@ function onconnection(server, fd) {
       writableHighWaterMark: server.highWaterMark,
     });
   } catch (error) {
-    fs.closeSync(fd);
+    closeConnection(fd);
     throw error;
   }
+  // The socket owns the descriptor now; until here the native side would
+  // close it if this environment were torn down (a terminated worker).
+  adoptConnection(fd);
   configureSocket(server, socket);
 
   server._connections++;
