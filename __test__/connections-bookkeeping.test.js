@@ -41,7 +41,7 @@ function describeDrop(args, client, target) {
   };
 }
 
-describe.each(['tcp', 'unix'])('over %s', (transport) => {
+describe.each(['tcp', 'tcp6', 'dual', 'unix'])('over %s', (transport) => {
   test('getConnections() counts live connections', async () => {
     await expectParity(async (net, observe) => {
       const server = net.createServer();

@@ -4,7 +4,8 @@
 // and events as Node's, in every way a connection can go.
 
 const { expectParity, closeServer, once, turns } = require('./helpers/parity');
-const { pair, listenOn, tempDir, waitFor, watchSocket } = require('./helpers/conn-util');
+const path = require('path');
+const { pair, listenOn, runNode, tempDir, waitFor, watchSocket } = require('./helpers/conn-util');
 
 let temp;
 beforeAll(() => {
@@ -65,32 +66,43 @@ function withPair(transport, body, serverOptions = {}, clientOptions = {}) {
   });
 }
 
+// The state of a fresh socket, after an exchange, configured, destroyed.
+function stateScenario(transport) {
+  return withPair(transport, async ({ observe, server, target, socket, client }) => {
+    observe('server', { same: socket.server === server, _same: socket._server === server });
+    observe('fresh', state(socket, target));
+    client.write('ping');
+    await once(socket, 'data');
+    socket.write('pong!');
+    await once(client, 'data');
+    observe('after exchange', state(socket, target));
+    socket.setEncoding('utf8');
+    observe('returns this', {
+      setNoDelay: socket.setNoDelay(true) === socket,
+      setKeepAlive: socket.setKeepAlive(true, 1000) === socket,
+      setTimeout: socket.setTimeout(0) === socket,
+      ref: socket.ref() === socket,
+      unref: socket.unref() === socket,
+      pause: socket.pause() === socket,
+      resume: socket.resume() === socket,
+    });
+    socket.ref();
+    observe('configured', state(socket, target));
+    socket.destroy();
+    await once(socket, 'close');
+    observe('destroyed', state(socket, target));
+  });
+}
+
+describe.each(['tcp6', 'dual'])('accepted socket over %s', (transport) => {
+  test('is a net.Socket in the state Node gives it', async () => {
+    await stateScenario(transport);
+  });
+});
+
 describe.each(['tcp', 'unix'])('accepted socket over %s', (transport) => {
   test('is a net.Socket in the state Node gives it', async () => {
-    await withPair(transport, async ({ observe, server, target, socket, client }) => {
-      observe('server', { same: socket.server === server, _same: socket._server === server });
-      observe('fresh', state(socket, target));
-      client.write('ping');
-      await once(socket, 'data');
-      socket.write('pong!');
-      await once(client, 'data');
-      observe('after exchange', state(socket, target));
-      socket.setEncoding('utf8');
-      observe('returns this', {
-        setNoDelay: socket.setNoDelay(true) === socket,
-        setKeepAlive: socket.setKeepAlive(true, 1000) === socket,
-        setTimeout: socket.setTimeout(0) === socket,
-        ref: socket.ref() === socket,
-        unref: socket.unref() === socket,
-        pause: socket.pause() === socket,
-        resume: socket.resume() === socket,
-      });
-      socket.ref();
-      observe('configured', state(socket, target));
-      socket.destroy();
-      await once(socket, 'close');
-      observe('destroyed', state(socket, target));
-    });
+    await stateScenario(transport);
   });
 
   test('the client ends first', async () => {
@@ -331,3 +343,17 @@ describe.each(['tcp', 'unix'])('accepted socket over %s', (transport) => {
     });
   });
 });
+
+test.each(['unref-socket', 'keep-socket'])(
+  'ref/unref of an accepted socket decide whether the process stays alive (%s)',
+  async (mode) => {
+    const script = path.join(__dirname, 'fixtures', 'conn-unref.js');
+    const node = await runNode([script, 'net', mode]);
+    const rs = await runNode([script, 'rs', mode]);
+    expect(rs).toEqual(node);
+    expect(node.code).toBe(0);
+    expect(node.stdout).toBe(
+      mode === 'unref-socket' ? 'connection\nexit\n' : 'connection\nstill alive\nexit\n',
+    );
+  },
+);

@@ -19,21 +19,21 @@ function tempDir() {
 let pipeCounter = 0;
 
 /**
- * Listens `server` on loopback ('tcp') or on a Unix socket in `dir`
- * ('unix'); resolves with what a client passes to net.connect().
+ * Listens `server` on IPv4 loopback ('tcp'), IPv6 loopback ('tcp6'), the
+ * dual-stack any address reached over IPv4 ('dual'), or a Unix socket in
+ * `dir` ('unix'); resolves with what a client passes to net.connect().
  */
 function listenOn(server, transport, dir) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const done = () => {
       server.removeListener('error', reject);
-      resolve(
-        transport === 'unix'
-          ? { path: server.address() }
-          : { port: server.address().port, host: '127.0.0.1' },
-      );
+      if (transport === 'unix') resolve({ path: server.address() });
+      else resolve({ port: server.address().port, host: transport === 'tcp6' ? '::1' : '127.0.0.1' });
     };
     if (transport === 'unix') server.listen(path.join(dir, `s${process.pid}-${pipeCounter++}.sock`), done);
+    else if (transport === 'tcp6') server.listen(0, '::1', done);
+    else if (transport === 'dual') server.listen(0, done);
     else server.listen(0, '127.0.0.1', done);
   });
 }
