@@ -60,10 +60,17 @@ function publishBatch(handle, batch, pulled) {
   batchChannel.publish({ server: handle[kOwner], size: batch.length, pulled });
 }
 
+// Node delivers each accepted connection in its own callback from libuv,
+// and runs process.nextTick callbacks and microtasks after each one. A batch
+// does the same between its events, so what a 'connection' listener
+// schedules runs before the next connection, as with Node's server.
+const runNextTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
+
 function deliver(handle, batch, start) {
   let index = start;
   try {
     for (; index < batch.length; index++) {
+      if (index > start) runNextTicks();
       const event = batch[index];
       const server = handle[kOwner];
       if (server === undefined || server._handle !== handle) {
