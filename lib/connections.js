@@ -11,6 +11,7 @@
 
 const net = require('net');
 const dc = require('diagnostics_channel');
+const { AsyncResource } = require('async_hooks');
 
 const binding = require('../binding');
 const errors = require('./errors');
@@ -21,6 +22,15 @@ const { BATCH_SIZE, adoptConnection, closeConnection, describeConnection } = bin
 const kOwner = Symbol('kOwner');
 const kMaxConnections = Symbol('kMaxConnections');
 const kLimited = Symbol('kLimited');
+const kServerResource = Symbol('kServerResource');
+
+// Async context, as Node's server has it: 'connection' (and what its
+// listeners schedule) runs in the context the server started listening in,
+// as Node runs it in its listening handle's; each socket's own handle is
+// made in the top-level context, as libuv's accept callback makes Node's,
+// so the socket's I/O callbacks do not inherit the listener's context
+// (AsyncLocalStorage stores, for one). This resource is that top level.
+const topLevel = new AsyncResource('RSNET_ACCEPT');
 
 const serverSocketChannel = dc.channel('net.server.socket');
 // rs-net's own channel: one message per batch of events handed to
@@ -53,7 +63,13 @@ function acceptEvents(handle) {
   if (server === undefined || server._handle !== handle) return;
   const batch = handle.takeEvents();
   if (batchChannel.hasSubscribers) publishBatch(handle, batch, false);
-  deliver(handle, batch, 0);
+  inServerContext(handle, batch);
+}
+
+function inServerContext(handle, batch) {
+  const resource = handle[kServerResource];
+  if (resource === undefined) deliver(handle, batch, 0);
+  else resource.runInAsyncScope(deliver, null, handle, batch, 0);
 }
 
 function publishBatch(handle, batch, pulled) {
@@ -95,7 +111,7 @@ function pullEvents(handle) {
   if (server === undefined || server._handle !== handle) return;
   const batch = handle.takeEvents();
   if (batchChannel.hasSubscribers) publishBatch(handle, batch, true);
-  deliver(handle, batch, 0);
+  inServerContext(handle, batch);
 }
 
 // Descriptors taken from the native queue are closed through it: it knows
@@ -132,15 +148,7 @@ function onconnection(server, fd) {
 
   let socket;
   try {
-    socket = new net.Socket({
-      fd,
-      allowHalfOpen: server.allowHalfOpen,
-      pauseOnCreate: server.pauseOnConnect,
-      readable: true,
-      writable: true,
-      readableHighWaterMark: server.highWaterMark,
-      writableHighWaterMark: server.highWaterMark,
-    });
+    socket = topLevel.runInAsyncScope(createSocket, null, server, fd);
   } catch (error) {
     closeConnection(fd);
     throw error;
@@ -156,6 +164,18 @@ function onconnection(server, fd) {
   socket._server = server;
   server.emit('connection', socket);
   if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
+}
+
+function createSocket(server, fd) {
+  return new net.Socket({
+    fd,
+    allowHalfOpen: server.allowHalfOpen,
+    pauseOnCreate: server.pauseOnConnect,
+    readable: true,
+    writable: true,
+    readableHighWaterMark: server.highWaterMark,
+    writableHighWaterMark: server.highWaterMark,
+  });
 }
 
 // TCP_NODELAY and SO_KEEPALIVE as Node's server applies them: straight on
@@ -237,8 +257,12 @@ function syncConnectionCount(server) {
   if (server[kLimited] && server._handle) server._handle.setConnectionCount(server._connections);
 }
 
-/** When a handle starts listening for `server`. */
+/**
+ * When a handle starts listening for `server` (in the context listen() was
+ * called in, or its address lookup's callback, as Node makes its handle).
+ */
 function startConnectionCount(server, handle) {
+  handle[kServerResource] = new AsyncResource(handle.kind === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP');
   server[kLimited] = false;
   syncConnectionLimit(server);
 }
