@@ -200,3 +200,20 @@ describe('maxConnections edge values', () => {
     await closeServer(server);
   });
 });
+
+// Node 22 and later: createServer({ blockList }) closes connections from
+// blocked addresses without a 'connection' (or 'drop') event.
+(nodeMajor >= 22 ? test : test.skip)('blockList: blocked clients are closed silently', async () => {
+  await expectParity(async (net, observe) => {
+    const blockList = new net.BlockList();
+    blockList.addAddress('127.0.0.1');
+    const server = net.createServer({ blockList });
+    server.on('connection', () => observe('connection'));
+    server.on('drop', () => observe('drop'));
+    const target = await listenOn(server, 'tcp');
+    const client = await connect(target);
+    await watchSocket(client, 'client', observe);
+    observe('counts', { _connections: server._connections });
+    await closeServer(server);
+  });
+});
