@@ -109,11 +109,6 @@ async function waitFor(predicate, { limit = 10000, interval = 10, what = 'condit
   }
 }
 
-/** Open descriptors of this process (by /proc/self/fd). */
-function openDescriptors() {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
 /** Descriptors of this process that are sockets. */
 function openSockets() {
   let count = 0;
@@ -154,8 +149,6 @@ function runNode(args, { limit = 20000, execPath = process.execPath, shell, env,
     });
   });
 }
-
-const repoRoot = path.join(__dirname, '..', '..');
 
 /**
  * Starts fixtures/conn-stdio-server.js in a child process, on `net`
@@ -228,10 +221,8 @@ module.exports = {
   cpuTicks,
   listenOn,
   nextConnection,
-  openDescriptors,
   openSockets,
   pair,
-  repoRoot,
   runNode,
   spawnStdioServer,
   tempDir,
