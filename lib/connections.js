@@ -2,38 +2,91 @@
 
 // Accepted connections, from native events to Node's own net.Socket.
 //
-// The accept loop runs on tokio; the native bridge wakes JavaScript with a
-// batch of events (descriptor numbers, and objects for drops and accept
-// errors). Each descriptor becomes a real net.Socket, configured the way
+// The accept loop runs on tokio; the native bridge wakes JavaScript, which
+// takes a batch of events (descriptor numbers, and objects for drops and
+// accept errors). Each descriptor becomes a real net.Socket, configured the way
 // Node's server configures the sockets it accepts, counted, and emitted as
 // 'connection'. A full batch means more are waiting: they are pulled on the
 // next turn of the event loop, so timers and I/O keep running in a burst.
 
-const fs = require('fs');
 const net = require('net');
 const dc = require('diagnostics_channel');
+const { AsyncResource } = require('async_hooks');
 
 const binding = require('../binding');
 const errors = require('./errors');
 const { nodeMajor } = require('./node-version');
 
-const { BATCH_SIZE, describeConnection } = binding;
+const { BATCH_SIZE, adoptConnection, closeConnection, describeConnection } = binding;
 
 const kOwner = Symbol('kOwner');
 const kMaxConnections = Symbol('kMaxConnections');
 const kLimited = Symbol('kLimited');
+const kServerResource = Symbol('kServerResource');
+
+// Async context, as Node's server has it: 'connection' (and what its
+// listeners schedule) runs in the context the server started listening in,
+// as Node runs it in its listening handle's; each socket's own handle is
+// made in the top-level context, as libuv's accept callback makes Node's,
+// so the socket's I/O callbacks do not inherit the listener's context
+// (AsyncLocalStorage stores, for one). This resource is that top level.
+const topLevel = new AsyncResource('RSNET_ACCEPT');
 
 const serverSocketChannel = dc.channel('net.server.socket');
+// rs-net's own channel: one message per batch of events handed to
+// JavaScript ({ server, size, pulled }), so tools (and tests) can see how
+// many connections each wake-up of the JavaScript thread carried.
+const batchChannel = dc.channel('rs-net.server.batch');
 
-/** Called (through the threadsafe function) with the first batch of a wake-up. */
-function acceptEvents(handle, batch) {
-  deliver(handle, batch, 0);
+// The private flags Node's server sets on the sockets it accepts with
+// noDelay / keepAlive. Node's Socket constructor makes them own properties,
+// so they are found by name on a socket that has no handle.
+const socketFlags = (() => {
+  const probe = new net.Socket();
+  const flags = {};
+  for (const symbol of Object.getOwnPropertySymbols(probe)) {
+    if (symbol.description === 'kSetNoDelay') flags.noDelay = symbol;
+    else if (symbol.description === 'kSetKeepAlive') flags.keepAlive = symbol;
+    else if (symbol.description === 'kSetKeepAliveInitialDelay') flags.keepAliveInitialDelay = symbol;
+  }
+  return flags;
+})();
+
+/**
+ * Called (through the threadsafe function, without arguments) when events
+ * are waiting. The events are taken here rather than passed along, so that
+ * a wake-up that never reaches JavaScript (its environment is going away)
+ * leaves them with the native queue, which closes their descriptors.
+ */
+function acceptEvents(handle) {
+  const server = handle[kOwner];
+  if (server === undefined || server._handle !== handle) return;
+  const batch = handle.takeEvents();
+  if (batchChannel.hasSubscribers) publishBatch(handle, batch, false);
+  inServerContext(handle, batch);
 }
+
+function inServerContext(handle, batch) {
+  const resource = handle[kServerResource];
+  if (resource === undefined) deliver(handle, batch, 0);
+  else resource.runInAsyncScope(deliver, null, handle, batch, 0);
+}
+
+function publishBatch(handle, batch, pulled) {
+  batchChannel.publish({ server: handle[kOwner], size: batch.length, pulled });
+}
+
+// Node delivers each accepted connection in its own callback from libuv,
+// and runs process.nextTick callbacks and microtasks after each one. A batch
+// does the same between its events, so what a 'connection' listener
+// schedules runs before the next connection, as with Node's server.
+const runNextTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
 
 function deliver(handle, batch, start) {
   let index = start;
   try {
     for (; index < batch.length; index++) {
+      if (index > start) runNextTicks();
       const event = batch[index];
       const server = handle[kOwner];
       if (server === undefined || server._handle !== handle) {
@@ -56,12 +109,17 @@ function deliver(handle, batch, start) {
 function pullEvents(handle) {
   const server = handle[kOwner];
   if (server === undefined || server._handle !== handle) return;
-  deliver(handle, handle.takeEvents(), 0);
+  const batch = handle.takeEvents();
+  if (batchChannel.hasSubscribers) publishBatch(handle, batch, true);
+  inServerContext(handle, batch);
 }
 
+// Descriptors taken from the native queue are closed through it: it knows
+// which are still unowned (closing the server already closed the rest of
+// a batch no socket adopted).
 function closeDescriptors(batch, from) {
   for (let i = from; i < batch.length; i++) {
-    if (typeof batch[i] === 'number') fs.closeSync(batch[i]);
+    if (typeof batch[i] === 'number') closeConnection(batch[i]);
   }
 }
 
@@ -75,7 +133,7 @@ function overConnectionLimit(server) {
 function onconnection(server, fd) {
   if (overConnectionLimit(server)) {
     const notice = server._handle.kind === 'tcp' ? describeConnection(fd) : undefined;
-    fs.closeSync(fd);
+    closeConnection(fd);
     emitDrop(server, notice);
     return;
   }
@@ -83,28 +141,22 @@ function onconnection(server, fd) {
     const { remoteAddress } = describeConnection(fd);
     const family = net.isIP(remoteAddress);
     if (family && server.blockList.check(remoteAddress, `ipv${family}`)) {
-      fs.closeSync(fd);
+      closeConnection(fd);
       return;
     }
   }
 
   let socket;
   try {
-    socket = new net.Socket({
-      fd,
-      allowHalfOpen: server.allowHalfOpen,
-      pauseOnCreate: server.pauseOnConnect,
-      readable: true,
-      writable: true,
-      readableHighWaterMark: server.highWaterMark,
-      writableHighWaterMark: server.highWaterMark,
-    });
+    socket = topLevel.runInAsyncScope(createSocket, null, server, fd);
   } catch (error) {
-    fs.closeSync(fd);
+    closeConnection(fd);
     throw error;
   }
-  if (server.noDelay) socket.setNoDelay(true);
-  if (server.keepAlive) socket.setKeepAlive(true, server.keepAliveInitialDelay * 1000);
+  // The socket owns the descriptor now; until here the native side would
+  // close it if this environment were torn down (a terminated worker).
+  adoptConnection(fd);
+  configureSocket(server, socket);
 
   server._connections++;
   if (server[kLimited]) server._handle.setConnectionCount(server._connections);
@@ -112,6 +164,42 @@ function onconnection(server, fd) {
   socket._server = server;
   server.emit('connection', socket);
   if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
+}
+
+function createSocket(server, fd) {
+  return new net.Socket({
+    fd,
+    allowHalfOpen: server.allowHalfOpen,
+    pauseOnCreate: server.pauseOnConnect,
+    readable: true,
+    writable: true,
+    readableHighWaterMark: server.highWaterMark,
+    writableHighWaterMark: server.highWaterMark,
+  });
+}
+
+// TCP_NODELAY and SO_KEEPALIVE as Node's server applies them: straight on
+// the handle, recording the private flags Node's later setNoDelay() /
+// setKeepAlive() calls compare against.
+function configureSocket(server, socket) {
+  const handle = socket._handle;
+  if (server.noDelay && handle.setNoDelay) {
+    if (socketFlags.noDelay) {
+      socket[socketFlags.noDelay] = true;
+      handle.setNoDelay(true);
+    } else {
+      socket.setNoDelay(true);
+    }
+  }
+  if (server.keepAlive && handle.setKeepAlive) {
+    if (socketFlags.keepAlive && socketFlags.keepAliveInitialDelay) {
+      socket[socketFlags.keepAlive] = true;
+      socket[socketFlags.keepAliveInitialDelay] = server.keepAliveInitialDelay;
+      handle.setKeepAlive(true, server.keepAliveInitialDelay);
+    } else {
+      socket.setKeepAlive(true, server.keepAliveInitialDelay * 1000);
+    }
+  }
 }
 
 function onnotice(server, notice) {
@@ -169,8 +257,12 @@ function syncConnectionCount(server) {
   if (server[kLimited] && server._handle) server._handle.setConnectionCount(server._connections);
 }
 
-/** When a handle starts listening for `server`. */
+/**
+ * When a handle starts listening for `server` (in the context listen() was
+ * called in, or its address lookup's callback, as Node makes its handle).
+ */
 function startConnectionCount(server, handle) {
+  handle[kServerResource] = new AsyncResource(handle.kind === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP');
   server[kLimited] = false;
   syncConnectionLimit(server);
 }

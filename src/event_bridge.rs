@@ -3,17 +3,27 @@
 //! The accept loop pushes [`ServerEvent`]s into a queue and wakes the
 //! JavaScript thread through a threadsafe function only when no wake-up is
 //! already pending, so a burst of connections costs one wake-up, not one per
-//! connection. JavaScript receives at most [`BATCH_SIZE`] events per call and
-//! pulls the rest with `takeEvents()` on later turns of its event loop, which
-//! keeps timers and I/O running during a burst.
+//! connection. The wake-up carries nothing: JavaScript takes at most
+//! [`BATCH_SIZE`] events per `takeEvents()` call, the first when woken and
+//! the rest on later turns of its event loop, which keeps timers and I/O
+//! running during a burst.
 //!
-//! Accepted descriptors stay owned (`OwnedFd`) until they are handed to
-//! JavaScript, so whatever is still queued when the server closes, or when
-//! its environment is torn down, is closed rather than leaked.
+//! Accepted descriptors stay owned (`OwnedFd`) until JavaScript itself takes
+//! them, so whatever is still queued when the server closes, or when its
+//! environment is torn down, is closed rather than leaked. (A wake-up that
+//! carried the descriptors would lose them when it reaches an environment
+//! that is being torn down, as a terminated worker's is: the call into
+//! JavaScript fails after the descriptors were turned into numbers.)
+//!
+//! Taken descriptors are remembered until JavaScript reports that a
+//! `net.Socket` adopted each one (`adoptConnection`) or closes it through
+//! `closeConnection`: a worker terminated while its JavaScript delivers a
+//! batch leaves the rest of the batch unadopted, and closing the bridge
+//! closes those.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{Either, Function};
@@ -97,8 +107,104 @@ pub fn describe_connection(fd: i32) -> ServerNotice {
   })
 }
 
-/// The threadsafe function that wakes JavaScript with a first batch.
-type WakeFunction = ThreadsafeFunction<(), (), Vec<Delivery>, Status, false>;
+/// A descriptor handed to JavaScript and not yet adopted by a `net.Socket`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct HandedOver {
+  /// The queue it came from ([`EventQueue::id`]).
+  bridge: usize,
+  /// Which open socket the number named when it was handed over.
+  identity: Option<SocketIdentity>,
+}
+
+/// The device and inode of an open descriptor: they tell whether a number
+/// still names the same socket (a closed number may be reused at once).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SocketIdentity {
+  device: u64,
+  inode: u64,
+}
+
+impl SocketIdentity {
+  fn of(fd: RawFd) -> Option<Self> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat only writes into `stat`, and fails for a closed number.
+    if unsafe { libc::fstat(fd, stat.as_mut_ptr()) } != 0 {
+      return None;
+    }
+    // SAFETY: fstat succeeded, so it filled `stat` in.
+    let stat = unsafe { stat.assume_init() };
+    Some(Self {
+      device: stat.st_dev,
+      inode: stat.st_ino,
+    })
+  }
+}
+
+/// Descriptors handed to JavaScript, by number, until adopted or closed.
+/// One map for the process: numbers are unique while open, whatever
+/// environment holds them.
+static HANDED_OVER: Mutex<BTreeMap<RawFd, HandedOver>> = Mutex::new(BTreeMap::new());
+
+fn handed_over() -> MutexGuard<'static, BTreeMap<RawFd, HandedOver>> {
+  HANDED_OVER
+    .lock()
+    .unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Gives `fd` to JavaScript as a number, remembering it until adopted.
+fn hand_over(fd: OwnedFd, bridge: usize) -> RawFd {
+  let identity = SocketIdentity::of(fd.as_raw_fd());
+  let raw = fd.into_raw_fd();
+  handed_over().insert(raw, HandedOver { bridge, identity });
+  raw
+}
+
+/// Closes the descriptors of `bridge` that JavaScript took but no socket
+/// adopted. A number that no longer names the socket it was handed over as
+/// was closed by its owner (Node closes every socket of an environment
+/// before its cleanup hooks run) and is left alone.
+fn close_unadopted(bridge: usize) {
+  let mut map = handed_over();
+  let abandoned: Vec<(RawFd, HandedOver)> = map
+    .iter()
+    .filter(|(_, entry)| entry.bridge == bridge)
+    .map(|(fd, entry)| (*fd, *entry))
+    .collect();
+  for (fd, entry) in abandoned {
+    map.remove(&fd);
+    if entry.identity.is_some() && SocketIdentity::of(fd) == entry.identity {
+      // SAFETY: the number still names the socket this bridge handed over
+      // and nothing adopted it, so it is ours to close, once (it has just
+      // been removed from the map).
+      drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+  }
+}
+
+/// Tells rs-net that a `net.Socket` now owns `fd`, a connection JavaScript
+/// took from `takeEvents()`.
+#[napi]
+pub fn adopt_connection(fd: i32) {
+  handed_over().remove(&fd);
+}
+
+/// Closes `fd`, a connection JavaScript took from `takeEvents()` and will
+/// not use. Returns false (and closes nothing) when it is no longer
+/// rs-net's: already closed with its server.
+#[napi]
+pub fn close_connection(fd: i32) -> bool {
+  if handed_over().remove(&fd).is_none() {
+    return false;
+  }
+  // SAFETY: the number was handed over by this module and neither adopted
+  // nor closed since (it was still in the map, and is removed now).
+  drop(unsafe { OwnedFd::from_raw_fd(fd) });
+  true
+}
+
+/// The threadsafe function that wakes JavaScript, which then takes the
+/// events itself.
+type WakeFunction = ThreadsafeFunction<(), (), (), Status, false>;
 
 /// The queue between the accept loop and JavaScript.
 #[derive(Default)]
@@ -129,6 +235,11 @@ impl EventQueue {
       .unwrap_or_else(|poison| poison.into_inner())
   }
 
+  /// What tells this queue's handed-over descriptors from other servers'.
+  fn id(&self) -> usize {
+    std::ptr::from_ref(self) as usize
+  }
+
   /// Removes up to one batch. When the batch is not full the queue is
   /// drained, so the next push must wake JavaScript again.
   fn take_batch(&self) -> Vec<Delivery> {
@@ -138,7 +249,7 @@ impl EventQueue {
     let mut connections = 0;
     for event in state.events.drain(..count) {
       connections += usize::from(matches!(event, ServerEvent::Connection(_)));
-      batch.push(deliver(event));
+      batch.push(deliver(event, self.id()));
     }
     state.connections -= connections;
     if count < BATCH_SIZE {
@@ -152,9 +263,9 @@ impl EventQueue {
 
 /// Turns an event into what JavaScript receives; a connection's descriptor
 /// becomes JavaScript's to own and close.
-fn deliver(event: ServerEvent) -> Delivery {
+fn deliver(event: ServerEvent, bridge: usize) -> Delivery {
   match event {
-    ServerEvent::Connection(fd) => Either::A(fd.into_raw_fd() as u32),
+    ServerEvent::Connection(fd) => Either::A(hand_over(fd, bridge) as u32),
     ServerEvent::AcceptFailed(errno) => Either::B(ServerNotice {
       kind: "error".to_owned(),
       errno: Some(errno),
@@ -196,16 +307,15 @@ pub struct EventBridge {
 }
 
 impl EventBridge {
-  /// Creates the bridge around `callback`, which is called on the
-  /// JavaScript thread with the first batch of each wake-up. The new bridge
+  /// Creates the bridge around `callback`, which is called (without
+  /// arguments) on the JavaScript thread for each wake-up. The new bridge
   /// keeps Node's event loop alive until it is unreferenced or dropped.
   pub fn new(callback: Function<'_, (), ()>) -> napi::Result<Self> {
     let queue = Arc::new(EventQueue::default());
-    let drained = Arc::clone(&queue);
     let wake = callback
       .build_threadsafe_function::<()>()
       .callee_handled::<false>()
-      .build_callback(move |_context| Ok(drained.take_batch()))?;
+      .build_callback(|_context| Ok(()))?;
     Ok(Self { queue, wake })
   }
 
@@ -253,7 +363,8 @@ impl EventBridge {
     self.queue.take_batch()
   }
 
-  /// Stops queueing and closes every queued descriptor.
+  /// Stops queueing and closes every queued descriptor, and every one
+  /// handed to JavaScript that no socket adopted.
   pub fn close(&self) {
     let mut state = self.queue.lock();
     state.closed = true;
@@ -261,6 +372,7 @@ impl EventBridge {
     let pending = std::mem::take(&mut state.events);
     drop(state);
     drop(pending);
+    close_unadopted(self.queue.id());
     self.queue.room.notify_one();
   }
 
@@ -289,7 +401,6 @@ impl EventBridge {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use std::os::fd::{AsRawFd, FromRawFd};
 
   fn connection() -> ServerEvent {
     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -330,9 +441,53 @@ mod tests {
     let Either::A(fd) = batch[0] else {
       panic!("expected a descriptor");
     };
-    // SAFETY: the descriptor was handed over by `take_batch`; close it here.
+    assert!(handed_over().contains_key(&(fd as i32)));
+    adopt_connection(fd as i32);
+    assert!(!handed_over().contains_key(&(fd as i32)));
+    // SAFETY: the descriptor was handed over by `take_batch` and adopted
+    // here; close it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     assert!(owned.as_raw_fd() >= 0);
+  }
+
+  #[test]
+  fn unadopted_descriptors_are_closed_with_their_bridge() {
+    let queue = EventQueue::default();
+    {
+      let mut state = queue.lock();
+      for _ in 0..3 {
+        state.events.push_back(connection());
+      }
+      state.connections = 3;
+    }
+    let fds: Vec<RawFd> = queue
+      .take_batch()
+      .into_iter()
+      .map(|delivery| match delivery {
+        Either::A(fd) => fd as RawFd,
+        Either::B(_) => panic!("expected a descriptor"),
+      })
+      .collect();
+    let abandoned = SocketIdentity::of(fds[2]);
+    assert!(abandoned.is_some());
+    // JavaScript adopted the first, closed the second, never got to the third.
+    adopt_connection(fds[0]);
+    assert!(close_connection(fds[1]));
+    assert!(!close_connection(fds[1]), "closing twice is refused");
+    close_unadopted(queue.id());
+    assert!(
+      SocketIdentity::of(fds[0]).is_some(),
+      "the adopted one stays open"
+    );
+    // (Compared by identity: other tests may reuse the number at once.)
+    assert_ne!(
+      SocketIdentity::of(fds[2]),
+      abandoned,
+      "the abandoned one is closed"
+    );
+    assert!(!handed_over().contains_key(&fds[2]));
+    // SAFETY: adopted above: this test is its owner.
+    drop(unsafe { OwnedFd::from_raw_fd(fds[0]) });
   }
 
   #[test]
@@ -341,7 +496,7 @@ mod tests {
       local: Some("127.0.0.1:80".parse().unwrap()),
       remote: Some("[::1]:5000".parse().unwrap()),
     };
-    let Either::B(notice) = deliver(ServerEvent::Dropped(dropped)) else {
+    let Either::B(notice) = deliver(ServerEvent::Dropped(dropped), 0) else {
       panic!("expected a notice");
     };
     assert_eq!(notice.kind, "drop");

@@ -1,0 +1,66 @@
+'use strict';
+
+// Handing an accepted socket to another process (pauseOnConnect, then
+// child.send('socket', socket)): the child serves it, and the server keeps
+// counting it, as Node's does.
+
+const { fork } = require('child_process');
+const path = require('path');
+const { expectParity } = require('./helpers/parity');
+const { listenOn } = require('./helpers/conn-util');
+
+const childScript = path.join(__dirname, 'fixtures', 'conn-socket-child.js');
+
+function scenario(observeCounts) {
+  return async (net, observe) => {
+    const child = fork(childScript, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const childExited = new Promise((resolve) => child.on('exit', resolve));
+    const server = net.createServer({ pauseOnConnect: true });
+    const target = await listenOn(server, 'tcp');
+    const sent = new Promise((resolve) =>
+      server.once('connection', (socket) => {
+        child.send('socket', socket, (error) => {
+          observe('sent', { error, socketDestroyed: socket.destroyed, usingWorkers: server._usingWorkers });
+          resolve();
+        });
+      }),
+    );
+    const client = require('net').connect(target);
+    let text = '';
+    client.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+    const clientClosed = new Promise((resolve) => client.on('close', resolve));
+    await sent;
+    if (observeCounts) {
+      // Node counts the socket the child holds until the child closes it,
+      // and close() waits for it.
+      const count = await new Promise((resolve) => server.getConnections((error, n) => resolve(n)));
+      observe('getConnections while the child holds it', count);
+      const serverClosed = new Promise((resolve) => server.close(resolve));
+      const first = await Promise.race([
+        serverClosed.then(() => 'server'),
+        clientClosed.then(() => 'client'),
+      ]);
+      observe('first to close', first);
+      await serverClosed;
+    } else {
+      await clientClosed;
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await clientClosed;
+    observe('client received', text);
+    child.send('exit');
+    await childExited;
+  };
+}
+
+test('the child serves a socket the server accepted', async () => {
+  await expectParity(scenario(false));
+});
+
+// Known difference, in lib/server.js (reported, not in this branch's files):
+// rs-net's getConnections() and close() ignore the sockets handed to child
+// processes (server._workers), which Node counts and waits for. This test
+// fails while that is so; when it is fixed, make it a plain test.
+test.failing('getConnections() and close() account for a socket held by the child', async () => {
+  await expectParity(scenario(true));
+});
