@@ -7,13 +7,15 @@
 //! clients in the kernel's backlog instead of spinning a core.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::ops::ControlFlow;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use socket2::SockRef;
-use tokio::io::unix::AsyncFd;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::io::Interest;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
@@ -23,6 +25,12 @@ use crate::listen_socket::{ListenSocket, SocketKind};
 
 /// Shortest and longest wait after running out of descriptors or memory.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+/// How long JavaScript may leave a round untaken before the loop accepts
+/// the next one anyway.
+const STALL: Duration = Duration::from_millis(1);
+/// Most events left waiting for JavaScript before the loop stops accepting
+/// altogether; the kernel's backlog holds the rest, as it does for Node.
+const QUEUE_LIMIT: usize = 1024;
 const LAST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The `maxConnections` limit, mirrored from JavaScript so that refused
@@ -66,6 +74,30 @@ impl ConnectionLimit {
   }
 }
 
+/// A listening socket shared by its handle (for addresses, `listen` and
+/// `close`) and its accept loop, which registers it with the reactor only
+/// while it wants connections.
+#[derive(Clone)]
+pub struct SharedSocket(pub Arc<ListenSocket>);
+
+impl AsRawFd for SharedSocket {
+  fn as_raw_fd(&self) -> RawFd {
+    self.0.as_raw_fd()
+  }
+}
+
+/// The socket as registered with the reactor.
+pub type Registered = AsyncFd<SharedSocket>;
+
+/// Registers `socket` for readability with the current runtime's reactor.
+/// Fails with `EEXIST` when the descriptor is already being watched.
+pub fn register(socket: SharedSocket) -> Result<Registered, (SharedSocket, io::Error)> {
+  // SAFETY: the registration holds an `Arc` of the socket, so its descriptor
+  // stays open, with the same number, for as long as it is registered.
+  unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+    .map_err(|failure| failure.into_parts())
+}
+
 /// A running accept loop. [`AcceptLoop::stop`] ends it.
 pub struct AcceptLoop {
   stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -73,18 +105,19 @@ pub struct AcceptLoop {
 }
 
 impl AcceptLoop {
-  /// Starts accepting on `socket` (already registered with `runtime`'s
-  /// reactor) and delivering to `bridge`.
+  /// Starts accepting on `registered` (registered with `runtime`'s reactor
+  /// by the caller, so registration errors are the caller's) and
+  /// delivering to `bridge`.
   pub fn start(
     runtime: &Runtime,
-    socket: Arc<AsyncFd<ListenSocket>>,
+    registered: Registered,
     bridge: Arc<EventBridge>,
     limit: Arc<ConnectionLimit>,
   ) -> Self {
     let (stop_sender, stop) = oneshot::channel();
     let (finished_sender, finished) = mpsc::channel();
     runtime.spawn(async move {
-      run(socket, bridge, limit, stop).await;
+      run(registered, bridge, limit, stop).await;
       drop(finished_sender);
     });
     Self {
@@ -115,85 +148,147 @@ impl AcceptLoop {
 }
 
 /// Accepts until stopped.
+///
+/// Once a round of connections is handed over and not yet taken, the loop
+/// stops watching the socket until JavaScript takes them: connections that
+/// arrive meanwhile wait in the kernel's backlog and are accepted together
+/// in the next round, instead of waking this thread once per connection
+/// (each wake-up costs more than the accept itself). If JavaScript takes
+/// nothing for [`STALL`] (it is busy or blocked), the loop accepts anyway,
+/// up to [`QUEUE_LIMIT`] waiting events, so the backlog keeps draining.
 async fn run(
-  socket: Arc<AsyncFd<ListenSocket>>,
+  registered: Registered,
   bridge: Arc<EventBridge>,
   limit: Arc<ConnectionLimit>,
   mut stop: oneshot::Receiver<()>,
 ) {
-  let kind = socket.get_ref().kind();
+  let kind = registered.get_ref().0.kind();
   let mut backoff = FIRST_BACKOFF;
+  let mut watched: Result<Registered, SharedSocket> = Ok(registered);
   loop {
-    tokio::select! {
-      biased;
-      _ = &mut stop => return,
-      () = bridge.wait_for_room() => {}
-    }
+    let registered = match watched {
+      Ok(registered) => registered,
+      Err(socket) => {
+        tokio::select! {
+          biased;
+          _ = &mut stop => return,
+          () = bridge.wait_for_room() => {}
+          () = tokio::time::sleep(STALL), if bridge.queued_events() < QUEUE_LIMIT => {}
+        }
+        match register(socket) {
+          Ok(registered) => registered,
+          Err((socket, error)) => {
+            bridge.send(vec![ServerEvent::AcceptFailed(errno_of(&error))]);
+            if pause(&mut stop, &mut backoff).await.is_break() {
+              return;
+            }
+            watched = Err(socket);
+            continue;
+          }
+        }
+      }
+    };
     let mut ready = tokio::select! {
       biased;
       _ = &mut stop => return,
-      ready = socket.readable() => match ready {
+      ready = registered.readable() => match ready {
         Ok(ready) => ready,
         // The reactor is gone: the runtime is shutting down.
         Err(_) => return,
       },
     };
-    let mut batch = Vec::new();
-    let mut pause = None;
-    let mut batch_connections = 0;
-    while batch.len() < BATCH_SIZE {
-      let accepted = match ready.try_io(|socket| socket.get_ref().accept()) {
-        Ok(accepted) => accepted,
-        // Nothing pending: readiness is cleared until the next connection.
-        Err(_would_block) => break,
-      };
-      match accepted {
-        Ok(connection) => {
-          backoff = FIRST_BACKOFF;
-          if limit.refuses(bridge.queued_connections() + batch_connections) {
-            batch.push(ServerEvent::Dropped(describe(&connection, kind)));
-          } else {
-            batch_connections += 1;
-            batch.push(ServerEvent::Connection(connection));
-          }
-        }
-        Err(error) => match error.raw_os_error() {
-          // The client gave up before we accepted: nothing to report.
-          Some(libc::ECONNABORTED) | Some(libc::EINTR) => {}
-          // Out of descriptors: wait for some to be freed. Node's libuv does
-          // not report these either.
-          Some(libc::EMFILE) | Some(libc::ENFILE) => {
-            pause = Some(backoff);
-            break;
-          }
-          Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-            batch.push(ServerEvent::AcceptFailed(errno_of(&error)));
-            pause = Some(backoff);
-            break;
-          }
-          // Anything else is reported as Node reports it ('error' with
-          // syscall 'accept'); the short pause keeps a persistent failure
-          // from spinning.
-          _ => {
-            batch.push(ServerEvent::AcceptFailed(errno_of(&error)));
-            pause = Some(backoff);
-            break;
-          }
-        },
-      }
-    }
+    let (batch, end) = accept_round(&mut ready, &bridge, &limit, kind);
     drop(ready);
     if !batch.is_empty() {
       bridge.send(batch);
     }
-    if let Some(delay) = pause {
-      backoff = (backoff * 2).min(LAST_BACKOFF);
-      tokio::select! {
-        biased;
-        _ = &mut stop => return,
-        () = tokio::time::sleep(delay) => {}
+    match end {
+      RoundEnd::Pause => {
+        if pause(&mut stop, &mut backoff).await.is_break() {
+          return;
+        }
       }
+      RoundEnd::Accepted => backoff = FIRST_BACKOFF,
+      RoundEnd::Nothing => {}
     }
+    watched = if bridge.has_room() {
+      Ok(registered)
+    } else {
+      Err(registered.into_inner())
+    };
+  }
+}
+
+/// How a round of accepting ended.
+enum RoundEnd {
+  /// Connections were accepted (all that were pending, or a full batch).
+  Accepted,
+  /// Nothing was pending after all.
+  Nothing,
+  /// Accepting failed in a way that calls for a pause before trying again:
+  /// out of descriptors or memory, or an error that could repeat.
+  Pause,
+}
+
+/// Accepts up to one batch of pending connections. Connections over the
+/// `maxConnections` limit are closed here and reported as drops.
+fn accept_round(
+  ready: &mut AsyncFdReadyGuard<'_, SharedSocket>,
+  bridge: &EventBridge,
+  limit: &ConnectionLimit,
+  kind: SocketKind,
+) -> (Vec<ServerEvent>, RoundEnd) {
+  let mut batch = Vec::new();
+  let mut connections = 0;
+  let queued = bridge.queued_connections();
+  while batch.len() < BATCH_SIZE {
+    let accepted = match ready.try_io(|socket| socket.get_ref().0.accept()) {
+      Ok(accepted) => accepted,
+      // Nothing pending: readiness is cleared until the next connection.
+      Err(_would_block) => break,
+    };
+    match accepted {
+      Ok(connection) => {
+        if limit.refuses(queued + connections) {
+          batch.push(ServerEvent::Dropped(describe(&connection, kind)));
+        } else {
+          connections += 1;
+          batch.push(ServerEvent::Connection(connection));
+        }
+      }
+      Err(error) => match error.raw_os_error() {
+        // The client gave up before we accepted: nothing to report.
+        Some(libc::ECONNABORTED) | Some(libc::EINTR) => {}
+        // Out of descriptors: wait for some to be freed. Node's libuv does
+        // not report these either.
+        Some(libc::EMFILE) | Some(libc::ENFILE) => return (batch, RoundEnd::Pause),
+        // Anything else is reported as Node reports it ('error' with
+        // syscall 'accept'); the pause keeps a persistent failure from
+        // spinning.
+        _ => {
+          batch.push(ServerEvent::AcceptFailed(errno_of(&error)));
+          return (batch, RoundEnd::Pause);
+        }
+      },
+    }
+  }
+  let end = if batch.is_empty() {
+    RoundEnd::Nothing
+  } else {
+    RoundEnd::Accepted
+  };
+  (batch, end)
+}
+
+/// Sleeps for the current backoff (doubling it for next time), unless
+/// stopped first.
+async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> ControlFlow<()> {
+  let delay = *backoff;
+  *backoff = (*backoff * 2).min(LAST_BACKOFF);
+  tokio::select! {
+    biased;
+    _ = stop => ControlFlow::Break(()),
+    () = tokio::time::sleep(delay) => ControlFlow::Continue(()),
   }
 }
 

@@ -34,12 +34,11 @@ use tokio::sync::Notify;
 
 use crate::listen_socket::{family_name, format_ip};
 
-/// Most events handed to JavaScript in one call.
+/// Most events handed to JavaScript in one call, and most connections the
+/// accept loop takes in one round. It accepts the next round only once
+/// fewer than this many are left waiting for JavaScript, so the queue stays
+/// short and the rest wait in the kernel's backlog, as with Node.
 pub const BATCH_SIZE: usize = 64;
-
-/// Most events queued before the accept loop stops accepting and leaves
-/// connections in the kernel's backlog, as Node does while JavaScript is busy.
-const QUEUE_LIMIT: usize = 1024;
 
 /// Something that happened on a listening socket.
 #[derive(Debug)]
@@ -210,7 +209,7 @@ type WakeFunction = ThreadsafeFunction<(), (), (), Status, false>;
 #[derive(Default)]
 struct EventQueue {
   state: Mutex<QueueState>,
-  /// Signalled when JavaScript makes room in a full queue.
+  /// Signalled when JavaScript takes events (or the bridge closes).
   room: Notify,
 }
 
@@ -348,11 +347,25 @@ impl EventBridge {
     self.queue.lock().connections
   }
 
-  /// Waits until the queue has room for more events.
+  /// Events waiting for JavaScript.
+  pub fn queued_events(&self) -> usize {
+    self.queue.lock().events.len()
+  }
+
+  /// Whether JavaScript has taken every event. The accept loop watches its
+  /// socket only then.
+  pub fn has_room(&self) -> bool {
+    self.queue.lock().events.is_empty()
+  }
+
+  /// Waits until [`EventBridge::has_room`] (or the bridge is closed).
   pub async fn wait_for_room(&self) {
     loop {
-      if self.queue.lock().events.len() < QUEUE_LIMIT {
-        return;
+      {
+        let state = self.queue.lock();
+        if state.closed || state.events.is_empty() {
+          return;
+        }
       }
       self.queue.room.notified().await;
     }

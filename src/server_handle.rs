@@ -12,10 +12,8 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{Either, Function, Unknown};
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
-use crate::accept_loop::{AcceptLoop, ConnectionLimit};
+use crate::accept_loop::{register, AcceptLoop, ConnectionLimit, SharedSocket};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{Delivery, EventBridge};
@@ -54,7 +52,7 @@ enum HandleState {
 
 /// The parts of a listening handle.
 struct Listening {
-  socket: Arc<AsyncFd<ListenSocket>>,
+  socket: Arc<ListenSocket>,
   accept: Arc<AcceptLoop>,
   bridge: Arc<EventBridge>,
   limit: Arc<ConnectionLimit>,
@@ -160,7 +158,7 @@ impl ServerHandle {
     let socket = match std::mem::replace(&mut self.state, HandleState::Closed) {
       HandleState::Bound(socket) => socket,
       HandleState::Listening(listening) => {
-        let status = status_of(listening.socket.get_ref().listen(backlog));
+        let status = status_of(listening.socket.listen(backlog));
         self.state = HandleState::Listening(listening);
         return Ok(status);
       }
@@ -182,16 +180,21 @@ impl ServerHandle {
     };
     // Registering with the reactor needs the runtime's context; it fails
     // with EEXIST for a descriptor that is already being watched.
+    let socket = Arc::new(socket);
     let registered = {
       let _context = runtime.enter();
-      // SAFETY: the ListenSocket owns its descriptor and keeps it open, with
-      // the same number, for as long as the AsyncFd that now owns it.
-      unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+      register(SharedSocket(Arc::clone(&socket)))
     };
-    let socket = match registered {
-      Ok(socket) => Arc::new(socket),
-      Err(failure) => {
-        let (socket, error) = failure.into_parts();
+    let registered = match registered {
+      Ok(registered) => registered,
+      Err((shared, error)) => {
+        drop(shared);
+        // Ours again: the failed registration let go of its reference.
+        let socket = Arc::into_inner(socket).ok_or_else(|| {
+          napi::Error::from_reason(
+            "rs-net: listening socket still shared after a failed registration",
+          )
+        })?;
         // An inherited descriptor that is already watched stays open for
         // whoever watches it, as Node leaves it when `open` fails.
         self.state = match socket.give_back_if_adopted() {
@@ -205,7 +208,7 @@ impl ServerHandle {
     let limit = Arc::new(ConnectionLimit::default());
     let accept = Arc::new(AcceptLoop::start(
       runtime,
-      Arc::clone(&socket),
+      registered,
       Arc::clone(&bridge),
       Arc::clone(&limit),
     ));
@@ -335,7 +338,7 @@ impl ServerHandle {
   fn socket(&self) -> Option<&ListenSocket> {
     match &self.state {
       HandleState::Bound(socket) => Some(socket),
-      HandleState::Listening(listening) => Some(listening.socket.get_ref()),
+      HandleState::Listening(listening) => Some(&listening.socket),
       HandleState::Empty | HandleState::Closed => None,
     }
   }
