@@ -23,6 +23,8 @@ const kOwner = Symbol('kOwner');
 const kMaxConnections = Symbol('kMaxConnections');
 const kLimited = Symbol('kLimited');
 const kServerResource = Symbol('kServerResource');
+// 'tcp' or 'pipe', read once from the native handle.
+const kKind = Symbol('kKind');
 
 // Async context, as Node's server has it: 'connection' (and what its
 // listeners schedule) runs in the context the server started listening in,
@@ -132,12 +134,12 @@ function overConnectionLimit(server) {
 
 function onconnection(server, fd) {
   if (overConnectionLimit(server)) {
-    const notice = server._handle.kind === 'tcp' ? describeConnection(fd) : undefined;
+    const notice = server._handle[kKind] === 'tcp' ? describeConnection(fd) : undefined;
     closeConnection(fd);
     emitDrop(server, notice);
     return;
   }
-  if (nodeMajor >= 22 && server.blockList && server._handle.kind === 'tcp') {
+  if (nodeMajor >= 22 && server.blockList && server._handle[kKind] === 'tcp') {
     const { remoteAddress } = describeConnection(fd);
     const family = net.isIP(remoteAddress);
     if (family && server.blockList.check(remoteAddress, `ipv${family}`)) {
@@ -148,7 +150,7 @@ function onconnection(server, fd) {
 
   let socket;
   try {
-    socket = topLevel.runInAsyncScope(createSocket, null, server, fd);
+    socket = topLevel.runInAsyncScope(createSocket, null, server, fd, server._handle[kKind]);
   } catch (error) {
     closeConnection(fd);
     throw error;
@@ -166,16 +168,38 @@ function onconnection(server, fd) {
   if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
 }
 
-function createSocket(server, fd) {
-  return new net.Socket({
-    fd,
+// Node's own handle classes (TCP and Pipe), learnt from the first socket
+// made from a descriptor. With them a connection becomes a socket the way
+// Node's server makes one, `new Socket({ handle })`, without `{ fd }`'s
+// probing of what the descriptor is (five system calls per connection).
+const handleClasses = { tcp: undefined, pipe: undefined };
+// TCPConstants.SOCKET and PipeConstants.SOCKET: a connection, not a server.
+const SOCKET_HANDLE = 0;
+
+function createSocket(server, fd, kind) {
+  const options = {
     allowHalfOpen: server.allowHalfOpen,
     pauseOnCreate: server.pauseOnConnect,
     readable: true,
     writable: true,
     readableHighWaterMark: server.highWaterMark,
     writableHighWaterMark: server.highWaterMark,
-  });
+  };
+  const Handle = handleClasses[kind];
+  if (Handle === undefined) {
+    options.fd = fd;
+    const socket = new net.Socket(options);
+    handleClasses[kind] = socket._handle.constructor;
+    return socket;
+  }
+  const handle = new Handle(SOCKET_HANDLE);
+  const err = handle.open(fd);
+  if (err) {
+    handle.close();
+    throw errors.errnoException(err, 'open', createSocket);
+  }
+  options.handle = handle;
+  return new net.Socket(options);
 }
 
 // TCP_NODELAY and SO_KEEPALIVE as Node's server applies them: straight on
@@ -262,7 +286,8 @@ function syncConnectionCount(server) {
  * called in, or its address lookup's callback, as Node makes its handle).
  */
 function startConnectionCount(server, handle) {
-  handle[kServerResource] = new AsyncResource(handle.kind === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP');
+  handle[kKind] = handle.kind;
+  handle[kServerResource] = new AsyncResource(handle[kKind] === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP');
   server[kLimited] = false;
   syncConnectionLimit(server);
 }
