@@ -6,18 +6,28 @@
 // dns.lookup first, and 'listening' / 'error' are emitted on process.nextTick.
 
 const fs = require('fs');
+const dc = require('diagnostics_channel');
 const { addAbortListener } = require('events');
+const net = require('net');
+const { isProxy } = require('util').types;
 
 const binding = require('../binding');
 const errors = require('./errors');
 const { acceptEvents, kOwner, startConnectionCount } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
-const { ServerHandle, normalizeListenArgs } = binding;
+const { ServerHandle, checkInheritedDescriptor, normalizeListenArgs } = binding;
 
 // libuv's bind flags, as Node passes them around.
 const IPV6_ONLY = 1;
 const REUSE_PORT = 2;
+
+// Node traces listen() on this channel; so does rs-net, at the same points.
+const listenChannel = dc.tracingChannel('net.server.listen');
+
+// A Node handle this server took a socket from (a net.BoundSocket's): it is
+// closed with the server, which for a Unix socket also removes its file.
+const kAdoptedNodeHandle = Symbol('kAdoptedNodeHandle');
 
 let dns;
 
@@ -27,22 +37,29 @@ function listen(...args) {
     throw errors.serverAlreadyListen(listen);
   }
   const cb = args.length === 0 ? undefined : args[args.length - 1];
-  if (typeof cb === 'function') {
-    this.once('listening', cb);
-  }
 
   const plan = normalizeListenArgs(
     args,
+    (options) => {
+      if (listenChannel.asyncStart.hasSubscribers) {
+        listenChannel.asyncStart.publish({ server: this, options });
+      }
+      if (typeof cb === 'function') this.once('listening', cb);
+    },
     () => {
       // Where Node invalidates pending lookups of an earlier listen().
       this._listeningId++;
     },
     (options) => addServerAbortSignalOption(this, options),
+    boundSocketInternals?.BoundSocket,
   );
 
   switch (plan.kind) {
     case 'error':
       throw argumentError(plan);
+    case 'bound':
+      adoptBoundSocket(this, plan.bound, plan.backlog);
+      return this;
     case 'handle':
       this._handle = plan.handle;
       this._listen2(null, -1, -1, plan.backlog);
@@ -106,16 +123,71 @@ function validateAbortSignal(signal, name) {
   }
 }
 
+// Node 24's net.BoundSocket hands its socket over through internal symbols,
+// found by their descriptions (without them, BoundSocket is not adopted and
+// listen() treats it as Node before BoundSocket would).
+const boundSocketInternals = (() => {
+  const { BoundSocket } = net;
+  if (typeof BoundSocket !== 'function') return undefined;
+  const symbols = Object.getOwnPropertySymbols(BoundSocket.prototype);
+  const consume = symbols.find((symbol) => symbol.description === 'kBoundSocketConsume');
+  const path = symbols.find((symbol) => symbol.description === 'kBoundSocketPath');
+  if (consume === undefined || path === undefined) return undefined;
+  return { BoundSocket, consume, path };
+})();
+
+// listen(boundSocket) or listen({ handle: boundSocket }): take over the bound
+// socket. Like Node, this consumes the BoundSocket (its methods then throw
+// ERR_SOCKET_HANDLE_ADOPTED), and a second adoption throws that from here.
+function adoptBoundSocket(self, bound, backlog) {
+  const boundPath = bound[boundSocketInternals.path];
+  const nodeHandle = bound[boundSocketInternals.consume]();
+  const handle = new ServerHandle();
+  // Our own duplicate of the socket; Node's handle keeps the original until
+  // the server closes, so that closing it then removes a Unix socket file.
+  const err = handle.open(nodeHandle.fd, true);
+  if (boundPath !== undefined) self._pipeName = boundPath;
+  self._listeningId++;
+  if (err) {
+    nodeHandle.close();
+    const error = errors.exceptionWithHostPort(err, 'listen', null, -1, adoptBoundSocket);
+    process.nextTick(emitErrorNT, self, error);
+    return;
+  }
+  self._handle = handle;
+  self[kAdoptedNodeHandle] = nodeHandle;
+  self._listen2(null, -1, -1, backlog);
+}
+
+/** Closes the Node handle a server took its socket from, if any. */
+function releaseAdoptedNodeHandle(self) {
+  const nodeHandle = self[kAdoptedNodeHandle];
+  if (nodeHandle === undefined) return;
+  self[kAdoptedNodeHandle] = undefined;
+  nodeHandle.close();
+}
+
 // listen({ fd }) or listen(handleOfAnotherKind): a descriptor to adopt.
 function listenOnDescriptor(self, plan) {
   const { fd, source } = plan;
   // A Node handle object (say a TCP handle received over IPC) keeps owning
   // its descriptor; take a duplicate and close the object, so that the
   // socket is ours alone, as Node's own adoption of a handle makes it.
-  const nodeHandle =
-    source !== plan.options ||
-    (typeof source.getAsyncId === 'function' && typeof source.close === 'function');
+  const nodeHandle = isNodeHandle(source);
   self._listen2(null, null, null, plan.backlog, fd, 0, nodeHandle ? source : undefined);
+}
+
+// Whether `value` is one of Node's own TCP or Pipe handle objects. Decided
+// without reading any property through getters or Proxy traps, which Node
+// would not read.
+function isNodeHandle(value) {
+  if (isProxy(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === null || isProxy(prototype)) return false;
+  const constructor = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value;
+  if (typeof constructor !== 'function' || isProxy(constructor)) return false;
+  const name = Object.getOwnPropertyDescriptor(constructor, 'name')?.value;
+  return (name === 'TCP' || name === 'Pipe') && 'getAsyncId' in prototype;
 }
 
 function listenOnPipe(self, plan) {
@@ -200,6 +272,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags, descr
 
     if (typeof rval === 'number') {
       const error = errors.exceptionWithHostPort(rval, 'listen', address, port, setupListenHandle);
+      if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
       process.nextTick(emitErrorNT, this, error);
       return;
     }
@@ -212,11 +285,15 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags, descr
   if (err) {
     const error = errors.exceptionWithHostPort(err, 'listen', address, port, setupListenHandle);
     handle.close();
+    releaseAdoptedNodeHandle(this);
     this._handle = null;
+    if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
     process.nextTick(emitErrorNT, this, error);
     return;
   }
   startConnectionCount(this, handle);
+
+  if (listenChannel.asyncEnd.hasSubscribers) listenChannel.asyncEnd.publish({ server: this });
 
   this._connectionKey = addressType + ':' + address + ':' + port;
 
@@ -232,6 +309,11 @@ function createServerHandle(address, port, addressType, fd, flags, descriptorOwn
   let err;
   if (typeof fd === 'number' && fd >= 0) {
     if (!Number.isInteger(fd) || fd > 0x7fffffff) return -22; // EINVAL, as Node
+    if (descriptorOwner === undefined) {
+      // Not a socket Node would open, or one Node's own loop watches.
+      err = checkInheritedDescriptor(fd);
+      if (err) return err;
+    }
     err = handle.open(fd, descriptorOwner !== undefined);
     if (err) return err;
     if (descriptorOwner !== undefined) closeNodeHandle(descriptorOwner, fd);
@@ -279,4 +361,4 @@ function emitListeningNT(self) {
   if (self._handle) self.emit('listening');
 }
 
-module.exports = { listen, setupListenHandle };
+module.exports = { listen, releaseAdoptedNodeHandle, setupListenHandle };

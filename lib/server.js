@@ -10,7 +10,7 @@ const { getDefaultHighWaterMark } = require('stream');
 const { promisify } = require('util');
 
 const errors = require('./errors');
-const { listen, setupListenHandle } = require('./listen');
+const { listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
 const { kMaxConnections, syncConnectionLimit, syncConnectionCount } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
@@ -135,6 +135,7 @@ Server.prototype.close = function close(cb) {
 
   if (this._handle) {
     this._handle.close();
+    releaseAdoptedNodeHandle(this);
     this._handle = null;
   }
 

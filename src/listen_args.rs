@@ -21,6 +21,8 @@ use crate::server_handle::ServerHandle;
 
 /// What `listen()` was asked to listen on.
 enum ListenTarget<'env> {
+  /// A `net.BoundSocket` (Node 24.11 and later): adopt its bound socket.
+  BoundSocket(Unknown<'env>),
   /// Another rs-net server's handle (or the server itself): adopt it.
   Handle(Unknown<'env>),
   /// A descriptor: `{ fd }`, or a handle object that carries one.
@@ -78,22 +80,48 @@ enum ListenDecision<'env> {
   Invalid(ListenArgumentError<'env>),
 }
 
+/// The JavaScript callbacks Node's sequence reaches, and the class it
+/// tests against.
+struct ListenHooks<'a, 'env> {
+  /// Called with the normalized options, where Node publishes the
+  /// `net.server.listen` trace and registers the callback.
+  on_start: &'a Function<'env, Object<'env>, Unknown<'env>>,
+  /// Called where Node invalidates earlier pending `listen()` calls.
+  on_commit: &'a Function<'env, (), Unknown<'env>>,
+  /// Called with the options where Node handles `options.signal`.
+  on_signal: &'a Function<'env, Object<'env>, Unknown<'env>>,
+  /// `net.BoundSocket` on the Node versions that have it.
+  bound_socket_class: Option<&'a Unknown<'env>>,
+}
+
 /// Decides what `server.listen(...args)` means.
 ///
-/// `args` is the argument list as an array. `on_commit` is called where Node
-/// invalidates earlier pending `listen()` calls (after the handle and flag
-/// options are read); `on_signal(options)` is called where Node handles
-/// `options.signal`, when it is not `undefined`. Returns a plain object:
-/// `{ kind: 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
+/// `args` is the argument list as an array. `on_start(options)` is called
+/// once the arguments are normalized into an options object; `on_commit` is
+/// called where Node invalidates earlier pending `listen()` calls (after the
+/// handle and flag options are read); `on_signal(options)` is called where
+/// Node handles `options.signal`, when it is not `undefined`.
+/// `bound_socket_class` is `net.BoundSocket` where Node has it (its
+/// instances are adopted first), else `undefined`. Returns a plain object:
+/// `{ kind: 'bound' | 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
 #[napi]
 pub fn normalize_listen_args<'env>(
   env: &'env Env,
   args: Object<'env>,
+  on_start: Function<'env, Object<'env>, Unknown<'env>>,
   on_commit: Function<'env, (), Unknown<'env>>,
   on_signal: Function<'env, Object<'env>, Unknown<'env>>,
+  bound_socket_class: Unknown<'env>,
 ) -> Result<Object<'env>> {
   let node_major = env.get_node_version()?.major;
-  let decision = decide(env, &args, node_major, &on_commit, &on_signal)?;
+  let class_given = bound_socket_class.get_type()? == ValueType::Function;
+  let hooks = ListenHooks {
+    on_start: &on_start,
+    on_commit: &on_commit,
+    on_signal: &on_signal,
+    bound_socket_class: class_given.then_some(&bound_socket_class),
+  };
+  let decision = decide(env, &args, node_major, &hooks)?;
   decision_to_js(env, decision)
 }
 
@@ -102,9 +130,14 @@ fn decide<'env>(
   env: &'env Env,
   args: &Object<'env>,
   node_major: u32,
-  on_commit: &Function<'env, (), Unknown<'env>>,
-  on_signal: &Function<'env, Object<'env>, Unknown<'env>>,
+  hooks: &ListenHooks<'_, 'env>,
 ) -> Result<ListenDecision<'env>> {
+  let ListenHooks {
+    on_start,
+    on_commit,
+    on_signal,
+    bound_socket_class,
+  } = *hooks;
   let count = args.get_array_length_unchecked()?;
   let arg = |index: u32| -> Result<Option<Unknown<'env>>> {
     if index < count {
@@ -136,12 +169,34 @@ fn decide<'env>(
       options
     }
   };
+  on_start.call(options)?;
 
   // The backlog in the 2nd argument, or else the 3rd: Number(x) when >= 0.
   let backlog_from_args = match non_negative_number(count > 1, arg(1)?)? {
     Some(backlog) if backlog != 0.0 => Some(backlog),
     _ => non_negative_number(count > 2, arg(2)?)?,
   };
+
+  // `options instanceof BoundSocket`, else `options.handle instanceof
+  // BoundSocket`: adopted before anything else is read.
+  if let Some(class) = bound_socket_class {
+    let mut bound = None;
+    if options.instanceof(*class)? {
+      bound = Some(options.to_unknown());
+    } else {
+      let handle = get(&options, "handle")?;
+      if handle.instanceof(*class)? {
+        bound = Some(handle);
+      }
+    }
+    if let Some(bound) = bound {
+      return Ok(ListenDecision::Listen {
+        target: ListenTarget::BoundSocket(bound),
+        backlog: Backlog::FromArgs(backlog_from_args),
+        options,
+      });
+    }
+  }
 
   // `options._handle || options.handle || options`
   let mut handle_holder = get(&options, "_handle")?;
@@ -326,6 +381,10 @@ fn decision_to_js<'env>(env: &'env Env, decision: ListenDecision<'env>) -> Resul
       }
       plan.set_named_property("options", options)?;
       match target {
+        ListenTarget::BoundSocket(bound) => {
+          plan.set_named_property("kind", "bound")?;
+          plan.set_named_property("bound", bound)?;
+        }
         ListenTarget::Handle(handle) => {
           plan.set_named_property("kind", "handle")?;
           plan.set_named_property("handle", handle)?;
