@@ -28,6 +28,13 @@ const listenChannel = dc.tracingChannel('net.server.listen');
 // A Node handle this server took a socket from (a net.BoundSocket's): it is
 // closed with the server, which for a Unix socket also removes its file.
 const kAdoptedNodeHandle = Symbol('kAdoptedNodeHandle');
+// A Node handle object passed to listen(), whose descriptor is duplicated
+// (and the object closed) rather than taken over.
+const kDescriptorOwner = Symbol('kDescriptorOwner');
+
+// Node converts with its own copy of Number; this one is taken before user
+// code could replace the global.
+const toNumber = Number;
 
 let dns;
 
@@ -52,6 +59,7 @@ function listen(...args) {
     },
     (options) => addServerAbortSignalOption(this, options),
     boundSocketInternals?.BoundSocket,
+    toNumber,
   );
 
   switch (plan.kind) {
@@ -62,7 +70,7 @@ function listen(...args) {
       return this;
     case 'handle':
       this._handle = plan.handle;
-      this._listen2(null, -1, -1, plan.backlog);
+      listenInCluster(this, null, -1, -1, plan.backlog);
       return this;
     case 'fd':
       listenOnDescriptor(this, plan);
@@ -72,7 +80,7 @@ function listen(...args) {
       if (plan.host !== undefined) {
         lookupAndListen(this, plan.port, plan.host, plan.backlog, flags);
       } else {
-        this._listen2(null, plan.port, 4, plan.backlog, undefined, flags);
+        listenInCluster(this, null, plan.port, 4, plan.backlog, undefined, unhostedFlags(flags));
       }
       return this;
     }
@@ -82,6 +90,14 @@ function listen(...args) {
     default:
       throw new Error(`rs-net: unknown listen plan ${plan.kind}`);
   }
+}
+
+// Node 20 leaves the flags out when no host is given, and so ignores
+// ipv6Only there. rs-net follows, but keeps reusePort, which it supports on
+// Node 20 as well.
+function unhostedFlags(flags) {
+  if (nodeMajor >= 22) return flags;
+  return flags & REUSE_PORT ? REUSE_PORT : undefined;
 }
 
 // The argument errors the normalizer decided on, built in the caller's realm.
@@ -156,7 +172,7 @@ function adoptBoundSocket(self, bound, backlog) {
   }
   self._handle = handle;
   self[kAdoptedNodeHandle] = nodeHandle;
-  self._listen2(null, -1, -1, backlog);
+  listenInCluster(self, null, -1, -1, backlog);
 }
 
 /** Closes the Node handle a server took its socket from, if any. */
@@ -173,8 +189,8 @@ function listenOnDescriptor(self, plan) {
   // A Node handle object (say a TCP handle received over IPC) keeps owning
   // its descriptor; take a duplicate and close the object, so that the
   // socket is ours alone, as Node's own adoption of a handle makes it.
-  const nodeHandle = isNodeHandle(source);
-  self._listen2(null, null, null, plan.backlog, fd, 0, nodeHandle ? source : undefined);
+  if (isNodeHandle(source)) self[kDescriptorOwner] = source;
+  listenInCluster(self, null, null, null, plan.backlog, fd);
 }
 
 // Whether `value` is one of Node's own TCP or Pipe handle objects. Decided
@@ -192,7 +208,7 @@ function isNodeHandle(value) {
 
 function listenOnPipe(self, plan) {
   const pipeName = (self._pipeName = plan.path);
-  self._listen2(pipeName, -1, -1, plan.backlog);
+  listenInCluster(self, pipeName, -1, -1, plan.backlog);
   if (!self._handle) {
     // Failed; the error is emitted on the next tick.
     return;
@@ -219,7 +235,8 @@ function lookupAndListen(self, port, address, backlog, flags) {
         self.emit('error', err);
       } else {
         const chosen = firstNonLinkLocal(addresses);
-        self._listen2(chosen.address, port, chosen?.family || 4, backlog, undefined, flags);
+        const family = chosen?.family || 4;
+        listenInCluster(self, chosen.address, port, family, backlog, undefined, flags);
       }
     });
   } else {
@@ -228,7 +245,7 @@ function lookupAndListen(self, port, address, backlog, flags) {
       if (err) {
         self.emit('error', err);
       } else {
-        self._listen2(ip, port, ip ? addressType : 4, backlog, undefined, flags);
+        listenInCluster(self, ip, port, ip ? addressType : 4, backlog, undefined, flags);
       }
     });
   }
@@ -248,12 +265,21 @@ function isIpv6LinkLocal(ip) {
   return (first & 0xffc0) === 0xfe80;
 }
 
+// Where Node would ask a cluster primary for a handle; rs-net servers always
+// listen on their own socket, through `server._listen2` as Node calls it
+// (code that wraps _listen2 sees the same six arguments).
+function listenInCluster(server, address, port, addressType, backlog, fd, flags) {
+  server._listen2(address, port, addressType, backlog, fd, flags);
+}
+
 /**
  * Binds (unless the server already has a handle), listens and schedules
  * 'listening', or schedules 'error'. Node's `setupListenHandle`, which Node
  * also exposes as `server._listen2`.
  */
-function setupListenHandle(address, port, addressType, backlog, fd, flags, descriptorOwner) {
+function setupListenHandle(address, port, addressType, backlog, fd, flags) {
+  const descriptorOwner = this[kDescriptorOwner];
+  this[kDescriptorOwner] = undefined;
   if (!this._handle) {
     let rval = null;
     // No address: try IPv6 '::' (dual-stack) first, IPv4 when IPv6 fails.

@@ -55,9 +55,10 @@ pub struct PipeNameRules {
 }
 
 /// How `readableAll` / `writableAll` change the socket file's mode. libuv
-/// changed it in 1.51.0 (Node 22.16, 24.1): before, the bits are added to
-/// the mode the file has (nothing is done when it has them already); since,
-/// the mode becomes exactly those bits (`0o444`, `0o222` or `0o666`).
+/// changed it in 1.51.0 (in later releases of Node 22 and 24): before, the
+/// bits are added to the mode the file has (nothing is done when it has
+/// them already); since, the mode becomes exactly those bits (`0o444`,
+/// `0o222` or `0o666`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PipeAccessRule {
   /// libuv before 1.51: `chmod(path, mode | wanted)` unless already granted.
