@@ -16,12 +16,11 @@ use std::path::PathBuf;
 
 use napi::{Env, Result};
 use napi_derive::napi;
-use socket2::{Domain, SockAddr, Socket, Type};
+use socket2::{Domain, SockAddr, SockAddrStorage, Socket, Type};
 
-/// Longest filesystem path a `sockaddr_un` holds, leaving room for its NUL.
-const MAX_PATH_NAME: usize = 107;
-/// Longest Linux abstract name, leading NUL included (no terminator needed).
-const MAX_ABSTRACT_NAME: usize = 108;
+/// The size of `sockaddr_un.sun_path`: the longest name a Unix socket can
+/// be bound to (a path needs no terminating NUL when it fills it).
+const SUN_PATH_LEN: usize = 108;
 
 /// What a listening socket carries: TCP (IPv4 or IPv6) or a Unix-domain
 /// socket (Node calls those pipes).
@@ -42,13 +41,18 @@ pub struct TcpOptions {
   pub reuse_port: bool,
 }
 
-/// How Unix socket names that do not fit are treated. Node's versions differ:
-/// Node 20 treats the name as a C string and truncates what is too long;
-/// Node 22 refuses a NUL inside a path but still truncates; Node 24 refuses
-/// both with `EINVAL`.
+/// How Unix socket names are bound; Node's versions differ.
+///
+/// Node 20 copies the name into `sun_path` (cutting what does not fit) and
+/// binds the whole structure: a path ends at its first NUL, an abstract name
+/// is padded with NULs to 108 bytes, and on close it unlinks the name up to
+/// its first NUL as given (so the file of a path that was cut stays). Node
+/// 22 binds exactly the name's bytes, refuses a NUL inside a path and still
+/// cuts what is too long; Node 24 refuses both with `EINVAL`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PipeNameRules {
-  /// Fail with `EINVAL` when a filesystem path contains a NUL.
+  /// Bind exactly the name's bytes, and fail with `EINVAL` when a
+  /// filesystem path contains a NUL (otherwise Node 20's way, above).
   pub reject_interior_nul: bool,
   /// Fail with `EINVAL` when the name does not fit in `sun_path`.
   pub reject_too_long: bool,
@@ -144,9 +148,11 @@ impl ListenSocket {
   /// is missing or not writable (libuv reports `ENOENT` as `EACCES`),
   /// `EINVAL` for a name `rules` refuse.
   pub fn bind_pipe(name: &[u8], rules: PipeNameRules) -> io::Result<Self> {
-    let name = fit_pipe_name(name, rules)?;
+    let given = name;
+    let name = fit_pipe_name(given, rules)?;
     let is_abstract = name.first() == Some(&0);
-    let address = SockAddr::unix(OsStr::from_bytes(name))?;
+    let whole_structure = !rules.reject_interior_nul;
+    let address = unix_address(name, whole_structure);
     let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
     socket.bind(&address).map_err(|error| {
       if error.raw_os_error() == Some(libc::ENOENT) {
@@ -155,7 +161,18 @@ impl ListenSocket {
         error
       }
     })?;
-    let bound_path = (!is_abstract).then(|| SocketFile(PathBuf::from(OsStr::from_bytes(name))));
+    let removed_on_close = if whole_structure {
+      // Node 20 unlinks the given name as a C string, cut or not.
+      let end = given
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(given.len());
+      &given[..end]
+    } else {
+      name
+    };
+    let bound_path =
+      (!is_abstract).then(|| SocketFile(PathBuf::from(OsStr::from_bytes(removed_on_close))));
     Ok(Self {
       socket: ManuallyDrop::new(socket),
       close_on_drop: true,
@@ -404,27 +421,44 @@ pub fn family_name(address: &SocketAddr) -> &'static str {
 fn fit_pipe_name(name: &[u8], rules: PipeNameRules) -> io::Result<&[u8]> {
   let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
   let is_abstract = name.first() == Some(&0);
-  let mut fitted = name;
-  if !is_abstract {
-    if let Some(nul) = name.iter().position(|&byte| byte == 0) {
-      if rules.reject_interior_nul {
-        return Err(invalid());
-      }
-      fitted = &name[..nul];
-    }
+  if !is_abstract && rules.reject_interior_nul && name.contains(&0) {
+    return Err(invalid());
   }
-  let limit = if is_abstract {
-    MAX_ABSTRACT_NAME
-  } else {
-    MAX_PATH_NAME
-  };
-  if fitted.len() > limit {
+  if name.len() > SUN_PATH_LEN {
     if rules.reject_too_long {
       return Err(invalid());
     }
-    fitted = &fitted[..limit];
+    return Ok(&name[..SUN_PATH_LEN]);
   }
-  Ok(fitted)
+  Ok(name)
+}
+
+/// A `sockaddr_un` for `name` (at most [`SUN_PATH_LEN`] bytes). Its length
+/// is the whole structure when `whole_structure` is set (Node 20's way),
+/// else the name's own: a path plus its NUL when it fits, or an abstract
+/// name's exact bytes.
+fn unix_address(name: &[u8], whole_structure: bool) -> SockAddr {
+  let mut storage = SockAddrStorage::zeroed();
+  // SAFETY: sockaddr_un is one of this platform's sockaddr types, and the
+  // storage is large enough for it (view_as asserts so).
+  let address = unsafe { storage.view_as::<libc::sockaddr_un>() };
+  address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+  let name = &name[..name.len().min(SUN_PATH_LEN)];
+  for (slot, &byte) in address.sun_path.iter_mut().zip(name) {
+    *slot = byte as libc::c_char;
+  }
+  let offset = mem::offset_of!(libc::sockaddr_un, sun_path);
+  let whole = mem::size_of::<libc::sockaddr_un>();
+  let length = if whole_structure {
+    whole
+  } else if name.first() == Some(&0) {
+    offset + name.len()
+  } else {
+    (offset + name.len() + 1).min(whole)
+  };
+  // SAFETY: the storage holds an AF_UNIX sockaddr_un, initialised above,
+  // and `length` does not exceed that structure.
+  unsafe { SockAddr::new(storage, length as libc::socklen_t) }
 }
 
 /// What an inherited descriptor is, among what Node can open to listen on.
@@ -686,8 +720,8 @@ mod tests {
   fn pipe_names_follow_the_rules() {
     let long = vec![b'a'; 200];
     let lenient = PipeNameRules::default();
-    assert_eq!(fit_pipe_name(&long, lenient).unwrap().len(), MAX_PATH_NAME);
-    assert_eq!(fit_pipe_name(b"/tmp/a\0b", lenient).unwrap(), b"/tmp/a");
+    assert_eq!(fit_pipe_name(&long, lenient).unwrap().len(), SUN_PATH_LEN);
+    assert_eq!(fit_pipe_name(b"/tmp/a\0b", lenient).unwrap(), b"/tmp/a\0b");
     let strict = PipeNameRules {
       reject_interior_nul: true,
       reject_too_long: true,
@@ -695,6 +729,42 @@ mod tests {
     assert!(fit_pipe_name(&long, strict).is_err());
     assert!(fit_pipe_name(b"/tmp/a\0b", strict).is_err());
     assert_eq!(fit_pipe_name(b"\0abstract", strict).unwrap(), b"\0abstract");
+  }
+
+  #[test]
+  fn node20_binds_the_whole_sun_path() {
+    let node20 = PipeNameRules::default();
+    let name = format!("\0rs-net-unit-{}", std::process::id());
+    let padded = ListenSocket::bind_pipe(name.as_bytes(), node20).unwrap();
+    let whole = mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    assert_eq!(padded.socket.local_addr().unwrap().len(), whole);
+    let exact = PipeNameRules {
+      reject_interior_nul: true,
+      reject_too_long: true,
+    };
+    // The exact name is another abstract name, free to bind.
+    let unpadded = ListenSocket::bind_pipe(name.as_bytes(), exact).unwrap();
+    assert!(unpadded.socket.local_addr().unwrap().len() < whole);
+  }
+
+  #[test]
+  fn a_cut_path_stays_on_node20_and_goes_on_node22() {
+    let dir = std::env::temp_dir().join(format!("rs-net-unit-cut-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let mut long = dir.as_os_str().as_bytes().to_vec();
+    long.push(b'/');
+    long.resize(150, b'c');
+    let cut = PathBuf::from(OsStr::from_bytes(&long[..SUN_PATH_LEN]));
+    drop(ListenSocket::bind_pipe(&long, PipeNameRules::default()).unwrap());
+    assert!(cut.exists(), "Node 20 leaves the cut path");
+    fs::remove_file(&cut).unwrap();
+    let node22 = PipeNameRules {
+      reject_interior_nul: true,
+      reject_too_long: false,
+    };
+    drop(ListenSocket::bind_pipe(&long, node22).unwrap());
+    assert!(!cut.exists(), "Node 22 removes it");
+    fs::remove_dir_all(&dir).unwrap();
   }
 
   #[test]
