@@ -28,6 +28,8 @@ const listenChannel = dc.tracingChannel('net.server.listen');
 // A Node handle this server took a socket from (a net.BoundSocket's): it is
 // closed with the server, which for a Unix socket also removes its file.
 const kAdoptedNodeHandle = Symbol('kAdoptedNodeHandle');
+// 'tcp' or 'pipe': what a ServerHandle was while it listened.
+const kHandleKind = Symbol('kHandleKind');
 // A Node handle object passed to listen(), whose descriptor is duplicated
 // (and the object closed) rather than taken over.
 const kDescriptorOwner = Symbol('kDescriptorOwner');
@@ -307,6 +309,9 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
 
   const handle = this._handle;
   handle[kOwner] = this;
+  // Remembered for address(), which tells TCP from pipes even once the
+  // handle is closed (by another server sharing it).
+  handle[kHandleKind] ??= handle.kind;
   const err = handle.listen(backlog || 511, (batch) => acceptEvents(handle, batch));
   if (err) {
     const error = errors.exceptionWithHostPort(err, 'listen', address, port, setupListenHandle);
@@ -387,4 +392,4 @@ function emitListeningNT(self) {
   if (self._handle) self.emit('listening');
 }
 
-module.exports = { listen, releaseAdoptedNodeHandle, setupListenHandle };
+module.exports = { kHandleKind, listen, releaseAdoptedNodeHandle, setupListenHandle };

@@ -10,7 +10,7 @@ const { getDefaultHighWaterMark } = require('stream');
 const { promisify } = require('util');
 
 const errors = require('./errors');
-const { listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
+const { kHandleKind, listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
 const { kMaxConnections, syncConnectionLimit, syncConnectionCount } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
@@ -104,7 +104,8 @@ Object.defineProperty(Server.prototype, 'maxConnections', {
 });
 
 Server.prototype.address = function address() {
-  if (this._handle && this._handle.kind === 'tcp') {
+  // Node asks a TCP handle, open or closed, and reports a pipe by its name.
+  if (this._handle && (this._handle[kHandleKind] ?? this._handle.kind) === 'tcp') {
     const name = this._handle.getsockname();
     if (typeof name === 'number') throw errors.errnoException(name, 'address', address);
     return name;
