@@ -131,7 +131,10 @@ function addServerAbortSignalOption(self, options) {
     process.nextTick(onAborted);
   } else {
     const disposable = addAbortListener(signal, onAborted);
-    self.once('close', disposable[Symbol.dispose]);
+    // Keyed by Node's own Symbol.dispose, which a vm context (Jest's
+    // sandbox, on Node 20 and 22) may lack: the object's one key.
+    const [dispose] = Reflect.ownKeys(disposable);
+    self.once('close', disposable[dispose]);
   }
 }
 

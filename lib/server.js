@@ -144,7 +144,13 @@ Server.prototype.close = function close(cb) {
   return this;
 };
 
-Server.prototype[Symbol.asyncDispose] = async function () {
+// Node's own Symbol.asyncDispose, as its servers are keyed by it (on Node 20
+// and 22 a registry symbol that vm contexts, like Jest's sandbox, lack).
+const asyncDispose = Object.getOwnPropertySymbols(net.Server.prototype).find(
+  (symbol) => symbol.description === 'Symbol.asyncDispose' || symbol.description === 'nodejs.asyncDispose',
+);
+
+Server.prototype[asyncDispose ?? Symbol.asyncDispose] = async function () {
   if (!this._handle) return;
   await promisify(this.close).call(this);
 };
