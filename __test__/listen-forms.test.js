@@ -228,3 +228,48 @@ describe('the callback', () => {
     });
   });
 });
+
+// Node traces listen() on the 'net.server.listen' tracing channel: asyncStart
+// with the normalized options, then asyncEnd once listening, or error.
+test("the 'net.server.listen' tracing channel", async () => {
+  const dc = require('diagnostics_channel');
+  const channel = dc.tracingChannel('net.server.listen');
+  const events = [];
+  const handlers = {
+    start: () => events.push(['start']),
+    end: () => events.push(['end']),
+    asyncStart: ({ server, options }) => events.push(['asyncStart', server, { ...options }]),
+    asyncEnd: ({ server }) => events.push(['asyncEnd', server]),
+    error: ({ server, error }) => events.push(['error', server, error]),
+  };
+  channel.subscribe(handlers);
+  const blocker = require('net').createServer();
+  await new Promise((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  try {
+    await expectParity(async (net, observe) => {
+      for (const args of [
+        [0],
+        [{ port: 0, host: '127.0.0.1' }],
+        ['./traced.sock'],
+        [blocker.address().port, '127.0.0.1'],
+      ]) {
+        const server = watchedServer(net, observe);
+        events.length = 0;
+        callListen(server, args, observe);
+        observe(
+          'traced at return',
+          events.map(([name, subject, detail]) => [name, subject === server, detail]),
+        );
+        await waitSettled(server, observe);
+        observe(
+          'traced',
+          events.map(([name, subject, detail]) => [name, subject === server, detail]),
+        );
+        await shutdown(server);
+      }
+    });
+  } finally {
+    channel.unsubscribe(handlers);
+    await shutdown(blocker);
+  }
+});
