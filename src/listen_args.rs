@@ -21,7 +21,7 @@ use crate::server_handle::ServerHandle;
 
 /// What `listen()` was asked to listen on.
 enum ListenTarget<'env> {
-  /// A `net.BoundSocket` (Node 24.11 and later): adopt its bound socket.
+  /// A `net.BoundSocket` (newer Node 24 releases): adopt its bound socket.
   BoundSocket(Unknown<'env>),
   /// Another rs-net server's handle (or the server itself): adopt it.
   Handle(Unknown<'env>),
