@@ -35,11 +35,18 @@ function connectTo(port) {
  * Runs listen-fd-child.js with `which` module, handing it `listener` (a
  * listening Node server) as its descriptor 3; resolves with its report.
  */
-function runChild(which, listener, socketPath) {
+function runChild(which, listener, socketPath, fd = 3) {
+  const stdio =
+    fd === 0 ? [listener._handle.fd, 'pipe', 'inherit'] : ['ignore', 'pipe', 'inherit', listener._handle.fd];
   const child = spawn(
     process.execPath,
-    [path.join(__dirname, 'helpers', 'listen-fd-child.js'), which, '3', ...(socketPath ? [socketPath] : [])],
-    { stdio: ['ignore', 'pipe', 'inherit', listener._handle.fd] },
+    [
+      path.join(__dirname, 'helpers', 'listen-fd-child.js'),
+      which,
+      String(fd),
+      ...(socketPath ? [socketPath] : []),
+    ],
+    { stdio },
   );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
@@ -51,12 +58,12 @@ function runChild(which, listener, socketPath) {
 describe('listen({ fd }) with an inherited listening socket', () => {
   // The parent makes a listening socket, passes it to a child as descriptor
   // 3, and closes its own: the child is the only one listening on it.
-  async function inherit(listenArgs, socketPath) {
+  async function inherit(listenArgs, socketPath, fd) {
     const reports = {};
     for (const which of ['node', 'rs']) {
       const listener = nodeNet.createServer();
       await new Promise((resolve) => listener.listen(...listenArgs, resolve));
-      const finished = runChild(which, listener, socketPath);
+      const finished = runChild(which, listener, socketPath, fd);
       // The child has its own copy of the descriptor once spawned. Closing
       // a Unix socket server removes its file, so the file is moved away
       // while the parent's server closes, and back.
@@ -74,6 +81,17 @@ describe('listen({ fd }) with an inherited listening socket', () => {
     const { code, report } = await inherit([0, '127.0.0.1']);
     expect(code).toBe(0);
     expect(report.map(([label]) => label)).toContain('connection');
+    expect(report.find(([label]) => label === 'closed')[1]).toEqual({ listening: false, descriptorOpen: false });
+  });
+
+  // As inetd hands one over. libuv never closes descriptors 0 to 2, so the
+  // socket stays open after the server closes.
+  test('a TCP socket on stdin (descriptor 0) stays open after close', async () => {
+    const { report } = await inherit([0, '127.0.0.1'], undefined, 0);
+    expect(report.find(([label]) => label === 'closed')[1]).toEqual({
+      listening: false,
+      descriptorOpen: true,
+    });
   });
 
   test('a Unix socket (address() is null; the file is not removed on close)', async () => {

@@ -14,6 +14,14 @@ const net = which === 'rs' ? require('../..') : nodeNet;
 const { describeError } = require('./parity');
 
 const log = [];
+const isOpen = (fd) => {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const finish = () => process.stdout.write(JSON.stringify(log));
 
 const server = net.createServer((socket) => {
@@ -35,7 +43,7 @@ server.listen({ fd: Number(fdText) }, () => {
   client.on('close', () => {
     log.push(['client received', received]);
     server.close(() => {
-      log.push(['closed', { listening: server.listening }]);
+      log.push(['closed', { listening: server.listening, descriptorOpen: isOpen(Number(fdText)) }]);
       if (socketPath) log.push(['socket file after close', fs.existsSync(socketPath)]);
       finish();
     });
