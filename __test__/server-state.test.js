@@ -337,6 +337,25 @@ describe('Symbol.asyncDispose', () => {
       await turns(1);
     });
   });
+
+  test('settles at the same microtask as Node', async () => {
+    await expectParity(async (net, observe) => {
+      const server = watchedServer(net, observe);
+      server.listen(0);
+      await waitSettled(server, observe);
+      server.once('close', () => {
+        // A chain of microtasks, started when 'close' is emitted.
+        let step = 0;
+        const next = () => {
+          observe('microtask', ++step);
+          if (step < 6) return Promise.resolve().then(next);
+        };
+        Promise.resolve().then(next);
+      });
+      await server[asyncDispose]().then(() => observe('disposed'));
+      await turns(1);
+    });
+  });
 });
 
 describe('ref() / unref()', () => {

@@ -7,7 +7,6 @@
 const EventEmitter = require('events');
 const net = require('net');
 const { getDefaultHighWaterMark } = require('stream');
-const { promisify } = require('util');
 
 const errors = require('./errors');
 const { kHandleKind, listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
@@ -150,9 +149,18 @@ const asyncDispose = Object.getOwnPropertySymbols(net.Server.prototype).find(
   (symbol) => symbol.description === 'Symbol.asyncDispose' || symbol.description === 'nodejs.asyncDispose',
 );
 
+// close() as a promise, as util.promisify makes it, but of this realm's
+// Promise: awaiting a promise of another realm (Node's, from inside a vm
+// context such as Jest's) would take extra microtasks.
+function closed(server) {
+  return new Promise((resolve, reject) => {
+    server.close((error, value) => (error ? reject(error) : resolve(value)));
+  });
+}
+
 Server.prototype[asyncDispose ?? Symbol.asyncDispose] = async function () {
   if (!this._handle) return;
-  await promisify(this.close).call(this);
+  await closed(this);
 };
 
 Server.prototype._emitCloseIfDrained = function () {
