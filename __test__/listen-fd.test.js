@@ -81,7 +81,10 @@ describe('listen({ fd }) with an inherited listening socket', () => {
     const { code, report } = await inherit([0, '127.0.0.1']);
     expect(code).toBe(0);
     expect(report.map(([label]) => label)).toContain('connection');
-    expect(report.find(([label]) => label === 'closed')[1]).toEqual({ listening: false, descriptorOpen: false });
+    expect(report.find(([label]) => label === 'closed')[1]).toEqual({
+      listening: false,
+      descriptorOpen: false,
+    });
   });
 
   // As inetd hands one over. libuv never closes descriptors 0 to 2, so the
