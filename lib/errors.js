@@ -32,12 +32,19 @@ function nodeErrorClass(Base) {
   return NodeError;
 }
 
+// Node installs its own formatter as Error.prepareStackTrace (a function
+// named ErrorPrepareStackTrace) and uses it when none is set.
+function usesNodeStackFormatter() {
+  const formatter = Error.prepareStackTrace;
+  return typeof formatter !== 'function' || formatter.name === 'ErrorPrepareStackTrace';
+}
+
 // Formats the stack now, with the code in the first line, as Node's default
-// stack formatter does. A user-installed Error.prepareStackTrace (Jest has
-// one) formats Node's own errors without the code, so then ours are left
-// alone too.
+// stack formatter does for its own errors. A user-installed
+// Error.prepareStackTrace (Jest has one) formats Node's errors without the
+// code, so then ours are left to it too.
 function nameStackWithCode(error, code) {
-  if (typeof Error.prepareStackTrace === 'function') return error;
+  if (!usesNodeStackFormatter()) return error;
   Object.defineProperty(error, 'name', {
     value: `${error.name} [${code}]`,
     enumerable: false,

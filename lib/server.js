@@ -7,10 +7,9 @@
 const EventEmitter = require('events');
 const net = require('net');
 const { getDefaultHighWaterMark } = require('stream');
-const { promisify } = require('util');
 
 const errors = require('./errors');
-const { listen, setupListenHandle } = require('./listen');
+const { kHandleKind, listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
 const { kMaxConnections, syncConnectionLimit, syncConnectionCount } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
@@ -104,7 +103,8 @@ Object.defineProperty(Server.prototype, 'maxConnections', {
 });
 
 Server.prototype.address = function address() {
-  if (this._handle && this._handle.kind === 'tcp') {
+  // Node asks a TCP handle, open or closed, and reports a pipe by its name.
+  if (this._handle && (this._handle[kHandleKind] ?? this._handle.kind) === 'tcp') {
     const name = this._handle.getsockname();
     if (typeof name === 'number') throw errors.errnoException(name, 'address', address);
     return name;
@@ -135,6 +135,7 @@ Server.prototype.close = function close(cb) {
 
   if (this._handle) {
     this._handle.close();
+    releaseAdoptedNodeHandle(this);
     this._handle = null;
   }
 
@@ -142,9 +143,24 @@ Server.prototype.close = function close(cb) {
   return this;
 };
 
-Server.prototype[Symbol.asyncDispose] = async function () {
+// Node's own Symbol.asyncDispose, as its servers are keyed by it (on Node 20
+// and 22 a registry symbol that vm contexts, like Jest's sandbox, lack).
+const asyncDispose = Object.getOwnPropertySymbols(net.Server.prototype).find(
+  (symbol) => symbol.description === 'Symbol.asyncDispose' || symbol.description === 'nodejs.asyncDispose',
+);
+
+// close() as a promise, as util.promisify makes it, but of this realm's
+// Promise: awaiting a promise of another realm (Node's, from inside a vm
+// context such as Jest's) would take extra microtasks.
+function closed(server) {
+  return new Promise((resolve, reject) => {
+    server.close((error, value) => (error ? reject(error) : resolve(value)));
+  });
+}
+
+Server.prototype[asyncDispose ?? Symbol.asyncDispose] = async function () {
   if (!this._handle) return;
-  await promisify(this.close).call(this);
+  await closed(this);
 };
 
 Server.prototype._emitCloseIfDrained = function () {

@@ -13,7 +13,7 @@
 //! code and the received value, and JavaScript renders the message the way
 //! Node does (with `util.inspect`), in the caller's realm.
 
-use napi::bindgen_prelude::{BigInt, Function, JavaScriptClassExt, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{Function, JavaScriptClassExt, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
@@ -21,6 +21,8 @@ use crate::server_handle::ServerHandle;
 
 /// What `listen()` was asked to listen on.
 enum ListenTarget<'env> {
+  /// A `net.BoundSocket` (newer Node 24 releases): adopt its bound socket.
+  BoundSocket(Unknown<'env>),
   /// Another rs-net server's handle (or the server itself): adopt it.
   Handle(Unknown<'env>),
   /// A descriptor: `{ fd }`, or a handle object that carries one.
@@ -78,22 +80,54 @@ enum ListenDecision<'env> {
   Invalid(ListenArgumentError<'env>),
 }
 
+/// The JavaScript callbacks Node's sequence reaches, and the class it
+/// tests against.
+struct ListenHooks<'a, 'env> {
+  /// Called with the normalized options, where Node publishes the
+  /// `net.server.listen` trace and registers the callback.
+  on_start: &'a Function<'env, Object<'env>, Unknown<'env>>,
+  /// Called where Node invalidates earlier pending `listen()` calls.
+  on_commit: &'a Function<'env, (), Unknown<'env>>,
+  /// Called with the options where Node handles `options.signal`.
+  on_signal: &'a Function<'env, Object<'env>, Unknown<'env>>,
+  /// `net.BoundSocket` on the Node versions that have it.
+  bound_socket_class: Option<&'a Unknown<'env>>,
+  /// JavaScript's own `Number` function, which Node converts with.
+  number: &'a Function<'env, Unknown<'env>, f64>,
+}
+
 /// Decides what `server.listen(...args)` means.
 ///
-/// `args` is the argument list as an array. `on_commit` is called where Node
-/// invalidates earlier pending `listen()` calls (after the handle and flag
-/// options are read); `on_signal(options)` is called where Node handles
-/// `options.signal`, when it is not `undefined`. Returns a plain object:
-/// `{ kind: 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
+/// `args` is the argument list as an array. `on_start(options)` is called
+/// once the arguments are normalized into an options object; `on_commit` is
+/// called where Node invalidates earlier pending `listen()` calls (after the
+/// handle and flag options are read); `on_signal(options)` is called where
+/// Node handles `options.signal`, when it is not `undefined`.
+/// `bound_socket_class` is `net.BoundSocket` where Node has it (its
+/// instances are adopted first), else `undefined`. `number` is the
+/// `Number` function (as it was when rs-net loaded: Node uses its own
+/// untouchable copy). Returns a plain object:
+/// `{ kind: 'bound' | 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
 #[napi]
 pub fn normalize_listen_args<'env>(
   env: &'env Env,
   args: Object<'env>,
+  on_start: Function<'env, Object<'env>, Unknown<'env>>,
   on_commit: Function<'env, (), Unknown<'env>>,
   on_signal: Function<'env, Object<'env>, Unknown<'env>>,
+  bound_socket_class: Unknown<'env>,
+  number: Function<'env, Unknown<'env>, f64>,
 ) -> Result<Object<'env>> {
   let node_major = env.get_node_version()?.major;
-  let decision = decide(env, &args, node_major, &on_commit, &on_signal)?;
+  let class_given = bound_socket_class.get_type()? == ValueType::Function;
+  let hooks = ListenHooks {
+    on_start: &on_start,
+    on_commit: &on_commit,
+    on_signal: &on_signal,
+    bound_socket_class: class_given.then_some(&bound_socket_class),
+    number: &number,
+  };
+  let decision = decide(env, &args, node_major, &hooks)?;
   decision_to_js(env, decision)
 }
 
@@ -102,9 +136,15 @@ fn decide<'env>(
   env: &'env Env,
   args: &Object<'env>,
   node_major: u32,
-  on_commit: &Function<'env, (), Unknown<'env>>,
-  on_signal: &Function<'env, Object<'env>, Unknown<'env>>,
+  hooks: &ListenHooks<'_, 'env>,
 ) -> Result<ListenDecision<'env>> {
+  let ListenHooks {
+    on_start,
+    on_commit,
+    on_signal,
+    bound_socket_class,
+    number,
+  } = *hooks;
   let count = args.get_array_length_unchecked()?;
   let arg = |index: u32| -> Result<Option<Unknown<'env>>> {
     if index < count {
@@ -136,12 +176,34 @@ fn decide<'env>(
       options
     }
   };
+  on_start.call(options)?;
 
   // The backlog in the 2nd argument, or else the 3rd: Number(x) when >= 0.
-  let backlog_from_args = match non_negative_number(count > 1, arg(1)?)? {
+  let backlog_from_args = match non_negative_number(number, count > 1, arg(1)?)? {
     Some(backlog) if backlog != 0.0 => Some(backlog),
-    _ => non_negative_number(count > 2, arg(2)?)?,
+    _ => non_negative_number(number, count > 2, arg(2)?)?,
   };
+
+  // `options instanceof BoundSocket`, else `options.handle instanceof
+  // BoundSocket`: adopted before anything else is read.
+  if let Some(class) = bound_socket_class {
+    let mut bound = None;
+    if options.instanceof(*class)? {
+      bound = Some(options.to_unknown());
+    } else {
+      let handle = get(&options, "handle")?;
+      if handle.instanceof(*class)? {
+        bound = Some(handle);
+      }
+    }
+    if let Some(bound) = bound {
+      return Ok(ListenDecision::Listen {
+        target: ListenTarget::BoundSocket(bound),
+        backlog: Backlog::FromArgs(backlog_from_args),
+        options,
+      });
+    }
+  }
 
   // `options._handle || options.handle || options`
   let mut handle_holder = get(&options, "_handle")?;
@@ -179,7 +241,7 @@ fn decide<'env>(
   }
 
   let fd = get(&options, "fd")?;
-  if fd.get_type()? == ValueType::Number && number_of(&get(&options, "fd")?)? >= 0.0 {
+  if fd.get_type()? == ValueType::Number && number_of(number, get(&options, "fd")?)? >= 0.0 {
     return Ok(ListenDecision::Listen {
       target: ListenTarget::Descriptor {
         fd: get(&options, "fd")?,
@@ -326,6 +388,10 @@ fn decision_to_js<'env>(env: &'env Env, decision: ListenDecision<'env>) -> Resul
       }
       plan.set_named_property("options", options)?;
       match target {
+        ListenTarget::BoundSocket(bound) => {
+          plan.set_named_property("kind", "bound")?;
+          plan.set_named_property("bound", bound)?;
+        }
         ListenTarget::Handle(handle) => {
           plan.set_named_property("kind", "handle")?;
           plan.set_named_property("handle", handle)?;
@@ -384,28 +450,32 @@ fn strictly_true(value: &Unknown) -> Result<bool> {
   Ok(value.get_type()? == ValueType::Boolean && value.coerce_to_bool()?)
 }
 
-/// `Number(value)`: like ToNumber, but a BigInt converts instead of throwing.
-/// Runs `valueOf`/`toString` on objects and throws on Symbols, as Number does.
-fn number_of(value: &Unknown) -> Result<f64> {
-  if value.get_type()? == ValueType::BigInt {
-    // SAFETY: the value was just checked to be a BigInt.
-    let big: BigInt = unsafe { value.cast() }?;
-    let magnitude = big.words.iter().rev().fold(0f64, |total, &word| {
-      total * 18_446_744_073_709_551_616.0 + word as f64
-    });
-    return Ok(if big.sign_bit { -magnitude } else { magnitude });
+/// `Number(value)`, with `number` the `Number` function: ToNumber, except
+/// that a BigInt (also one an object converts to) becomes a number instead
+/// of throwing. Runs `valueOf`/`toString`/`Symbol.toPrimitive` on objects,
+/// and throws on Symbols, as `Number` does.
+fn number_of<'env>(
+  number: &Function<'env, Unknown<'env>, f64>,
+  value: Unknown<'env>,
+) -> Result<f64> {
+  if value.get_type()? == ValueType::Number {
+    return value.coerce_to_number()?.get_double();
   }
-  value.coerce_to_number()?.get_double()
+  number.call(value)
 }
 
 /// Node's `toNumber(present && value)`: `Number(x)` when it is `>= 0`,
-/// otherwise `None` (Node's `false`). An absent argument is `false`, and so is
-/// a falsy one (which `&&` passes through unconverted, to the same effect).
-fn non_negative_number(present: bool, value: Option<Unknown>) -> Result<Option<f64>> {
+/// otherwise `None` (Node's `false`). An absent argument is `false`, which
+/// `Number` makes 0.
+fn non_negative_number<'env>(
+  number: &Function<'env, Unknown<'env>, f64>,
+  present: bool,
+  value: Option<Unknown<'env>>,
+) -> Result<Option<f64>> {
   let Some(value) = value.filter(|_| present) else {
-    return Ok(None);
+    return Ok(Some(0.0));
   };
-  let number = number_of(&value)?;
+  let number = number_of(number, value)?;
   Ok((number >= 0.0).then_some(number))
 }
 

@@ -4,22 +4,23 @@
 //! binds and listens before `server.listen()` returns, so users can read
 //! `server.address().port` right away. Only accepting moves to tokio.
 
-use std::ffi::OsStr;
+use std::ffi::{c_void, OsStr};
 use std::fs;
 use std::io;
-use std::mem::{self, MaybeUninit};
+use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use socket2::{Domain, SockAddr, Socket, Type};
+use napi::{Env, Result};
+use napi_derive::napi;
+use socket2::{Domain, SockAddr, SockAddrStorage, Socket, Type};
 
-/// Longest filesystem path a `sockaddr_un` holds, leaving room for its NUL.
-const MAX_PATH_NAME: usize = 107;
-/// Longest Linux abstract name, leading NUL included (no terminator needed).
-const MAX_ABSTRACT_NAME: usize = 108;
+/// The size of `sockaddr_un.sun_path`: the longest name a Unix socket can
+/// be bound to (a path needs no terminating NUL when it fills it).
+const SUN_PATH_LEN: usize = 108;
 
 /// What a listening socket carries: TCP (IPv4 or IPv6) or a Unix-domain
 /// socket (Node calls those pipes).
@@ -40,26 +41,59 @@ pub struct TcpOptions {
   pub reuse_port: bool,
 }
 
-/// How Unix socket names that do not fit are treated. Node's versions differ:
-/// Node 20 treats the name as a C string and truncates what is too long;
-/// Node 22 refuses a NUL inside a path but still truncates; Node 24 refuses
-/// both with `EINVAL`.
+/// How Unix socket names are bound; Node's versions differ.
+///
+/// Node 20 copies the name into `sun_path` (cutting what does not fit) and
+/// binds the whole structure: a path ends at its first NUL, an abstract name
+/// is padded with NULs to 108 bytes, and on close it unlinks the name up to
+/// its first NUL as given (so the file of a path that was cut stays). Node
+/// 22 binds exactly the name's bytes, refuses a NUL inside a path and still
+/// cuts what is too long; Node 24 refuses both with `EINVAL`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PipeNameRules {
-  /// Fail with `EINVAL` when a filesystem path contains a NUL.
+  /// Bind exactly the name's bytes, and fail with `EINVAL` when a
+  /// filesystem path contains a NUL (otherwise Node 20's way, above).
   pub reject_interior_nul: bool,
   /// Fail with `EINVAL` when the name does not fit in `sun_path`.
   pub reject_too_long: bool,
+}
+
+/// How `readableAll` / `writableAll` change the socket file's mode. libuv
+/// changed it in 1.51.0 (in later releases of Node 22 and 24): before, the
+/// bits are added to the mode the file has (nothing is done when it has
+/// them already); since, the mode becomes exactly those bits (`0o444`,
+/// `0o222` or `0o666`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipeAccessRule {
+  /// libuv before 1.51: `chmod(path, mode | wanted)` unless already granted.
+  AddToMode,
+  /// libuv 1.51 and later: `fchmod(fd, wanted)`, then `chmod(path, wanted)`.
+  SetExactly,
+}
+
+impl PipeAccessRule {
+  /// The rule of the libuv inside the running Node.
+  fn of_running_libuv() -> Self {
+    // 1.51.0 as libuv encodes versions: major << 16 | minor << 8 | patch.
+    if node_loop::libuv_version() >= 0x01_33_00 {
+      Self::SetExactly
+    } else {
+      Self::AddToMode
+    }
+  }
 }
 
 /// A bound (and later listening) socket, owned until it is dropped.
 ///
 /// Dropping it closes the descriptor and, for a Unix socket this process
 /// bound by path, removes the socket file, as libuv does when Node closes a
-/// pipe server.
+/// pipe server. Like libuv, it never closes an inherited stdio descriptor
+/// (0, 1 or 2).
 #[derive(Debug)]
 pub struct ListenSocket {
-  socket: Socket,
+  /// Closed by `Drop` when `close_on_drop` says so.
+  socket: ManuallyDrop<Socket>,
+  close_on_drop: bool,
   kind: SocketKind,
   /// `EADDRINUSE` from `bind(2)`: libuv keeps it and reports it from
   /// `listen()`, which is why Node's message says `listen EADDRINUSE`.
@@ -98,7 +132,8 @@ impl ListenSocket {
       Err(error) => return Err(error),
     };
     Ok(Self {
-      socket,
+      socket: ManuallyDrop::new(socket),
+      close_on_drop: true,
       kind: SocketKind::Tcp,
       delayed_error,
       bound_path: None,
@@ -113,9 +148,11 @@ impl ListenSocket {
   /// is missing or not writable (libuv reports `ENOENT` as `EACCES`),
   /// `EINVAL` for a name `rules` refuse.
   pub fn bind_pipe(name: &[u8], rules: PipeNameRules) -> io::Result<Self> {
-    let name = fit_pipe_name(name, rules)?;
+    let given = name;
+    let name = fit_pipe_name(given, rules)?;
     let is_abstract = name.first() == Some(&0);
-    let address = SockAddr::unix(OsStr::from_bytes(name))?;
+    let whole_structure = !rules.reject_interior_nul;
+    let address = unix_address(name, whole_structure);
     let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
     socket.bind(&address).map_err(|error| {
       if error.raw_os_error() == Some(libc::ENOENT) {
@@ -124,9 +161,21 @@ impl ListenSocket {
         error
       }
     })?;
-    let bound_path = (!is_abstract).then(|| SocketFile(PathBuf::from(OsStr::from_bytes(name))));
+    let removed_on_close = if whole_structure {
+      // Node 20 unlinks the given name as a C string, cut or not.
+      let end = given
+        .iter()
+        .position(|&byte| byte == 0)
+        .unwrap_or(given.len());
+      &given[..end]
+    } else {
+      name
+    };
+    let bound_path =
+      (!is_abstract).then(|| SocketFile(PathBuf::from(OsStr::from_bytes(removed_on_close))));
     Ok(Self {
-      socket,
+      socket: ManuallyDrop::new(socket),
+      close_on_drop: true,
       kind: SocketKind::Pipe,
       delayed_error: None,
       bound_path,
@@ -137,22 +186,27 @@ impl ListenSocket {
   /// Takes ownership of an inherited descriptor, such as a socket handed
   /// over by systemd or a parent process, and makes it non-blocking.
   ///
-  /// Fails with `EINVAL` (and leaves the descriptor open and untouched)
-  /// unless `fd` is a stream socket of family `AF_INET`, `AF_INET6` or
-  /// `AF_UNIX`, which is what Node accepts.
+  /// Node opens what `uv_guess_handle` calls TCP or a pipe. So this fails
+  /// with `EINVAL` (leaving the descriptor open and untouched) unless `fd`
+  /// is a stream socket of family `AF_INET`, `AF_INET6` or `AF_UNIX`, or a
+  /// FIFO. A FIFO is no socket: Node makes it non-blocking, fails to listen
+  /// with `ENOTSOCK` and closes it (unless it is stdio); so does this.
   pub fn adopt(fd: RawFd) -> io::Result<Self> {
-    let kind = stream_socket_kind(fd).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let kind = match guess_inherited(fd) {
+      Some(Inherited::Socket(kind)) => kind,
+      Some(Inherited::Fifo) => return Err(refuse_fifo(fd)),
+      None => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
+    };
     // SAFETY: `fd` is an open stream socket (checked just above) that the
     // caller hands over to us, as Node's `listen({ fd })` takes ownership of
-    // it: from here on it is closed exactly once, when this value drops.
-    let socket = unsafe { Socket::from_raw_fd(fd) };
-    if let Err(error) = socket.set_nonblocking(true) {
-      // Give the descriptor back untouched: a failed listen must not close it.
-      let _ = socket.into_raw_fd();
-      return Err(error);
-    }
+    // it: from here on it is closed at most once, when this value drops.
+    let socket = ManuallyDrop::new(unsafe { Socket::from_raw_fd(fd) });
+    // On failure the ManuallyDrop gives the descriptor back untouched: a
+    // failed listen must not close it.
+    socket.set_nonblocking(true)?;
     Ok(Self {
       socket,
+      close_on_drop: fd > libc::STDERR_FILENO,
       kind,
       delayed_error: None,
       bound_path: None,
@@ -162,18 +216,20 @@ impl ListenSocket {
 
   /// Hands an adopted descriptor back without closing it (returning
   /// `None`); a socket made here is returned unchanged.
-  pub fn give_back_if_adopted(self) -> Option<Self> {
+  pub fn give_back_if_adopted(mut self) -> Option<Self> {
     if !self.adopted {
       return Some(self);
     }
-    let _ = self.socket.into_raw_fd();
+    self.close_on_drop = false;
     None
   }
 
   /// Like [`ListenSocket::adopt`], but takes a close-on-exec duplicate of
-  /// `fd` and leaves `fd` itself to its owner.
+  /// `fd` and leaves `fd` itself to its owner. Only sockets are taken.
   pub fn adopt_duplicate(fd: RawFd) -> io::Result<Self> {
-    stream_socket_kind(fd).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    if !matches!(guess_inherited(fd), Some(Inherited::Socket(_))) {
+      return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     // SAFETY: F_DUPFD_CLOEXEC only reads `fd` and returns a new descriptor.
     let duplicate = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
     if duplicate < 0 {
@@ -210,10 +266,16 @@ impl ListenSocket {
       .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
   }
 
-  /// Adds read and/or write permission for everyone to the socket file, as
-  /// `readableAll` / `writableAll` ask (`uv_pipe_chmod`). Leaves the mode
-  /// alone when it already grants them.
+  /// Gives everyone read and/or write access to the socket file, as
+  /// `readableAll` / `writableAll` ask (`uv_pipe_chmod`), the way the libuv
+  /// of the running Node does it (see [`PipeAccessRule`]).
   pub fn grant_access_to_all(&self, readable: bool, writable: bool) -> io::Result<()> {
+    self.grant_access(readable, writable, PipeAccessRule::of_running_libuv())
+  }
+
+  /// [`ListenSocket::grant_access_to_all`] with the rule given. The file is
+  /// the name the socket is bound to (`getsockname`), as libuv finds it.
+  fn grant_access(&self, readable: bool, writable: bool, rule: PipeAccessRule) -> io::Result<()> {
     let local = self.socket.local_addr()?;
     let path = local
       .as_pathname()
@@ -225,11 +287,27 @@ impl ListenSocket {
     if writable {
       wanted |= 0o222;
     }
-    let mode = fs::metadata(path)?.permissions().mode();
-    if mode & wanted == wanted {
-      return Ok(());
+    match rule {
+      PipeAccessRule::AddToMode => {
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & wanted == wanted {
+          return Ok(());
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(mode | wanted))
+      }
+      PipeAccessRule::SetExactly => {
+        // The socket's own inode first; systems that cannot change it say
+        // EINVAL or EOPNOTSUPP, and then only the file is changed.
+        // SAFETY: fchmod only reads the descriptor, valid while `self`.
+        if unsafe { libc::fchmod(self.socket.as_raw_fd(), wanted) } != 0 {
+          let error = io::Error::last_os_error();
+          if !matches!(error.raw_os_error(), Some(libc::EINVAL | libc::EOPNOTSUPP)) {
+            return Err(error);
+          }
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(wanted))
+      }
     }
-    fs::set_permissions(path, fs::Permissions::from_mode(mode | wanted))
   }
 
   /// Accepts one pending connection, close-on-exec, or fails with
@@ -257,6 +335,32 @@ impl AsRawFd for ListenSocket {
   fn as_raw_fd(&self) -> RawFd {
     self.socket.as_raw_fd()
   }
+}
+
+impl Drop for ListenSocket {
+  fn drop(&mut self) {
+    if self.close_on_drop {
+      // SAFETY: the socket is dropped exactly once, here, and never used
+      // again: `self` is going away.
+      unsafe { ManuallyDrop::drop(&mut self.socket) };
+    }
+  }
+}
+
+/// Whether Node could open `fd` to listen on it, as `listen({ fd })` does:
+/// returns 0, `-EINVAL` when `uv_guess_handle` would call it neither TCP nor
+/// a pipe (a UDP socket, a file, a terminal, a closed descriptor), or
+/// `-EEXIST` when Node's own event loop already watches it (the descriptor
+/// of a listening `net.Server`, say), which libuv refuses to open twice.
+#[napi]
+pub fn check_inherited_descriptor(env: Env, fd: i32) -> Result<i32> {
+  if guess_inherited(fd).is_none() {
+    return Ok(-libc::EINVAL);
+  }
+  if node_loop::watches(&env, fd)? {
+    return Ok(-libc::EEXIST);
+  }
+  Ok(0)
 }
 
 /// A Unix socket file this process bound, removed when dropped: Node
@@ -317,32 +421,58 @@ pub fn family_name(address: &SocketAddr) -> &'static str {
 fn fit_pipe_name(name: &[u8], rules: PipeNameRules) -> io::Result<&[u8]> {
   let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
   let is_abstract = name.first() == Some(&0);
-  let mut fitted = name;
-  if !is_abstract {
-    if let Some(nul) = name.iter().position(|&byte| byte == 0) {
-      if rules.reject_interior_nul {
-        return Err(invalid());
-      }
-      fitted = &name[..nul];
-    }
+  if !is_abstract && rules.reject_interior_nul && name.contains(&0) {
+    return Err(invalid());
   }
-  let limit = if is_abstract {
-    MAX_ABSTRACT_NAME
-  } else {
-    MAX_PATH_NAME
-  };
-  if fitted.len() > limit {
+  if name.len() > SUN_PATH_LEN {
     if rules.reject_too_long {
       return Err(invalid());
     }
-    fitted = &fitted[..limit];
+    return Ok(&name[..SUN_PATH_LEN]);
   }
-  Ok(fitted)
+  Ok(name)
 }
 
-/// Tells what kind of listening socket an inherited descriptor can be, the
-/// way `uv_guess_handle` does: a stream socket of an IP or Unix family.
-fn stream_socket_kind(fd: RawFd) -> Option<SocketKind> {
+/// A `sockaddr_un` for `name` (at most [`SUN_PATH_LEN`] bytes). Its length
+/// is the whole structure when `whole_structure` is set (Node 20's way),
+/// else the name's own: a path plus its NUL when it fits, or an abstract
+/// name's exact bytes.
+fn unix_address(name: &[u8], whole_structure: bool) -> SockAddr {
+  let mut storage = SockAddrStorage::zeroed();
+  // SAFETY: sockaddr_un is one of this platform's sockaddr types, and the
+  // storage is large enough for it (view_as asserts so).
+  let address = unsafe { storage.view_as::<libc::sockaddr_un>() };
+  address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+  let name = &name[..name.len().min(SUN_PATH_LEN)];
+  for (slot, &byte) in address.sun_path.iter_mut().zip(name) {
+    *slot = byte as libc::c_char;
+  }
+  let offset = mem::offset_of!(libc::sockaddr_un, sun_path);
+  let whole = mem::size_of::<libc::sockaddr_un>();
+  let length = if whole_structure {
+    whole
+  } else if name.first() == Some(&0) {
+    offset + name.len()
+  } else {
+    (offset + name.len() + 1).min(whole)
+  };
+  // SAFETY: the storage holds an AF_UNIX sockaddr_un, initialised above,
+  // and `length` does not exceed that structure.
+  unsafe { SockAddr::new(storage, length as libc::socklen_t) }
+}
+
+/// What an inherited descriptor is, among what Node can open to listen on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Inherited {
+  /// A stream socket: TCP (`AF_INET`/`AF_INET6`) or a Unix socket.
+  Socket(SocketKind),
+  /// A FIFO, which `uv_guess_handle` calls a pipe too.
+  Fifo,
+}
+
+/// Tells what an inherited descriptor is, the way `uv_guess_handle` does,
+/// keeping what Node opens for `listen({ fd })`: its TCP and its pipes.
+fn guess_inherited(fd: RawFd) -> Option<Inherited> {
   let mut stat = MaybeUninit::<libc::stat>::uninit();
   // SAFETY: fstat writes a full `stat` into the buffer on success, and only
   // then is it read. An invalid descriptor just makes it fail with EBADF.
@@ -351,8 +481,10 @@ fn stream_socket_kind(fd: RawFd) -> Option<SocketKind> {
   }
   // SAFETY: fstat succeeded, so the buffer is initialised.
   let stat = unsafe { stat.assume_init() };
-  if stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-    return None;
+  match stat.st_mode & libc::S_IFMT {
+    libc::S_IFIFO => return Some(Inherited::Fifo),
+    libc::S_IFSOCK => {}
+    _ => return None,
   }
   let mut socket_type: libc::c_int = 0;
   let mut length = mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -380,9 +512,104 @@ fn stream_socket_kind(fd: RawFd) -> Option<SocketKind> {
   // pattern is a valid sockaddr_storage.
   let family = unsafe { storage.assume_init() }.ss_family as libc::c_int;
   match family {
-    libc::AF_INET | libc::AF_INET6 => Some(SocketKind::Tcp),
-    libc::AF_UNIX => Some(SocketKind::Pipe),
+    libc::AF_INET | libc::AF_INET6 => Some(Inherited::Socket(SocketKind::Tcp)),
+    libc::AF_UNIX => Some(Inherited::Socket(SocketKind::Pipe)),
     _ => None,
+  }
+}
+
+/// What Node does with a FIFO handed to `listen({ fd })`: it opens it as a
+/// pipe (which makes it non-blocking), `listen(2)` fails with `ENOTSOCK`,
+/// and closing the pipe closes the descriptor, unless it is stdio.
+fn refuse_fifo(fd: RawFd) -> io::Error {
+  // SAFETY: fcntl on a descriptor only reads and sets its status flags.
+  let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+  if flags == -1 {
+    return io::Error::last_os_error();
+  }
+  // SAFETY: as above; the flags were just read from this descriptor.
+  if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } == -1 {
+    return io::Error::last_os_error();
+  }
+  if fd > libc::STDERR_FILENO {
+    // SAFETY: the caller handed `fd` over to be listened on; like Node,
+    // a failed listen closes it, and nothing here uses it afterwards.
+    unsafe { libc::close(fd) };
+  }
+  io::Error::from_raw_os_error(libc::ENOTSOCK)
+}
+
+/// The parts of libuv (which Node exports to addons) that tell what the
+/// running Node does: its version, and the handles its event loop watches.
+mod node_loop {
+  use super::*;
+
+  /// An opaque `uv_handle_t`.
+  #[repr(C)]
+  struct UvHandle {
+    _private: [u8; 0],
+  }
+
+  extern "C" {
+    fn uv_version() -> libc::c_uint;
+    fn uv_walk(
+      event_loop: *mut c_void,
+      visit: unsafe extern "C" fn(*mut UvHandle, *mut c_void),
+      arg: *mut c_void,
+    );
+    fn uv_fileno(handle: *const UvHandle, fd: *mut libc::c_int) -> libc::c_int;
+    fn uv_is_active(handle: *const UvHandle) -> libc::c_int;
+    fn uv_is_closing(handle: *const UvHandle) -> libc::c_int;
+  }
+
+  /// The version of the libuv inside the running Node.
+  pub(super) fn libuv_version() -> u32 {
+    // SAFETY: uv_version takes nothing and only returns a constant.
+    unsafe { uv_version() }
+  }
+
+  /// What the walk looks for, and whether it found it.
+  struct Search {
+    fd: libc::c_int,
+    found: bool,
+  }
+
+  /// Whether Node's event loop of `env` watches `fd`: some handle of it is
+  /// active (listening, reading), not closing, and has that descriptor.
+  /// libuv's own check (`uv__fd_exists`) looks at the loop's watchers,
+  /// which are exactly the descriptors of such handles.
+  pub(super) fn watches(env: &Env, fd: RawFd) -> Result<bool> {
+    let event_loop = env.get_uv_event_loop()?;
+    let mut search = Search { fd, found: false };
+    // SAFETY: the loop is the running environment's own and this is its
+    // thread; the walk calls `visit` synchronously with `search`, which
+    // outlives the call.
+    unsafe {
+      uv_walk(
+        event_loop.cast(),
+        visit,
+        (&mut search as *mut Search).cast(),
+      )
+    };
+    Ok(search.found)
+  }
+
+  /// The walk's visitor: notes a live handle whose descriptor is the one
+  /// searched.
+  unsafe extern "C" fn visit(handle: *mut UvHandle, arg: *mut c_void) {
+    // SAFETY: `arg` is the `Search` that `watches` passed to uv_walk.
+    let search = unsafe { &mut *arg.cast::<Search>() };
+    // SAFETY: uv_walk passes valid handles of the loop; these functions
+    // only read them (uv_fileno fails with EINVAL for kinds without one).
+    unsafe {
+      if uv_is_active(handle) == 0 || uv_is_closing(handle) != 0 {
+        return;
+      }
+      let mut fd: libc::c_int = -1;
+      if uv_fileno(handle, &mut fd) == 0 && fd == search.fd {
+        search.found = true;
+      }
+    }
   }
 }
 
@@ -418,6 +645,7 @@ fn socket_path(socket: &ListenSocket) -> Option<&std::path::Path> {
 mod tests {
   use super::*;
   use std::net::TcpStream;
+  use std::os::fd::IntoRawFd;
 
   fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -492,8 +720,8 @@ mod tests {
   fn pipe_names_follow_the_rules() {
     let long = vec![b'a'; 200];
     let lenient = PipeNameRules::default();
-    assert_eq!(fit_pipe_name(&long, lenient).unwrap().len(), MAX_PATH_NAME);
-    assert_eq!(fit_pipe_name(b"/tmp/a\0b", lenient).unwrap(), b"/tmp/a");
+    assert_eq!(fit_pipe_name(&long, lenient).unwrap().len(), SUN_PATH_LEN);
+    assert_eq!(fit_pipe_name(b"/tmp/a\0b", lenient).unwrap(), b"/tmp/a\0b");
     let strict = PipeNameRules {
       reject_interior_nul: true,
       reject_too_long: true,
@@ -501,6 +729,42 @@ mod tests {
     assert!(fit_pipe_name(&long, strict).is_err());
     assert!(fit_pipe_name(b"/tmp/a\0b", strict).is_err());
     assert_eq!(fit_pipe_name(b"\0abstract", strict).unwrap(), b"\0abstract");
+  }
+
+  #[test]
+  fn node20_binds_the_whole_sun_path() {
+    let node20 = PipeNameRules::default();
+    let name = format!("\0rs-net-unit-{}", std::process::id());
+    let padded = ListenSocket::bind_pipe(name.as_bytes(), node20).unwrap();
+    let whole = mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    assert_eq!(padded.socket.local_addr().unwrap().len(), whole);
+    let exact = PipeNameRules {
+      reject_interior_nul: true,
+      reject_too_long: true,
+    };
+    // The exact name is another abstract name, free to bind.
+    let unpadded = ListenSocket::bind_pipe(name.as_bytes(), exact).unwrap();
+    assert!(unpadded.socket.local_addr().unwrap().len() < whole);
+  }
+
+  #[test]
+  fn a_cut_path_stays_on_node20_and_goes_on_node22() {
+    let dir = std::env::temp_dir().join(format!("rs-net-unit-cut-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let mut long = dir.as_os_str().as_bytes().to_vec();
+    long.push(b'/');
+    long.resize(150, b'c');
+    let cut = PathBuf::from(OsStr::from_bytes(&long[..SUN_PATH_LEN]));
+    drop(ListenSocket::bind_pipe(&long, PipeNameRules::default()).unwrap());
+    assert!(cut.exists(), "Node 20 leaves the cut path");
+    fs::remove_file(&cut).unwrap();
+    let node22 = PipeNameRules {
+      reject_interior_nul: true,
+      reject_too_long: false,
+    };
+    drop(ListenSocket::bind_pipe(&long, node22).unwrap());
+    assert!(!cut.exists(), "Node 22 removes it");
+    fs::remove_dir_all(&dir).unwrap();
   }
 
   #[test]
@@ -514,6 +778,64 @@ mod tests {
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let adopted = ListenSocket::adopt(tcp.into_raw_fd()).unwrap();
     assert_eq!(adopted.kind(), SocketKind::Tcp);
+  }
+
+  #[test]
+  fn a_fifo_is_refused_and_closed_like_node() {
+    let (read_end, write_end) = fifo_pair();
+    let error = ListenSocket::adopt(read_end).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::ENOTSOCK));
+    // SAFETY: fcntl on a closed descriptor only reports EBADF.
+    assert_eq!(unsafe { libc::fcntl(read_end, libc::F_GETFD) }, -1);
+    // SAFETY: the write end is ours.
+    unsafe { libc::close(write_end) };
+  }
+
+  #[test]
+  fn given_back_descriptors_stay_open() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fd = tcp.as_raw_fd();
+    let adopted = ListenSocket::adopt(fd).unwrap();
+    assert!(adopted.give_back_if_adopted().is_none());
+    // Still open: the TcpListener closes it when dropped.
+    // SAFETY: fcntl only reads the descriptor flags.
+    assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
+  }
+
+  #[test]
+  fn access_rules_follow_libuv_versions() {
+    let dir = std::env::temp_dir().join(format!("rs-net-unit-mode-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let mode_of = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let old = dir.join("old.sock");
+    let socket =
+      ListenSocket::bind_pipe(old.as_os_str().as_bytes(), PipeNameRules::default()).unwrap();
+    fs::set_permissions(&old, fs::Permissions::from_mode(0o700)).unwrap();
+    socket
+      .grant_access(true, false, PipeAccessRule::AddToMode)
+      .unwrap();
+    assert_eq!(mode_of(&old), 0o744);
+    let new = dir.join("new.sock");
+    let socket =
+      ListenSocket::bind_pipe(new.as_os_str().as_bytes(), PipeNameRules::default()).unwrap();
+    fs::set_permissions(&new, fs::Permissions::from_mode(0o700)).unwrap();
+    socket
+      .grant_access(true, true, PipeAccessRule::SetExactly)
+      .unwrap();
+    assert_eq!(mode_of(&new), 0o666);
+    drop(socket);
+    fs::remove_dir_all(&dir).unwrap();
+  }
+
+  /// The two ends of an anonymous pipe (a FIFO to `fstat`).
+  fn fifo_pair() -> (RawFd, RawFd) {
+    let mut ends = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the two-element array.
+    assert_eq!(
+      unsafe { libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) },
+      0
+    );
+    (ends[0], ends[1])
   }
 
   #[test]
