@@ -126,14 +126,20 @@ impl AcceptLoop {
     }
   }
 
-  /// Stops accepting and waits until the task has let go of the socket, so
-  /// the caller's drop of its own reference closes it right away. Safe to
-  /// call more than once; must not be called from a runtime thread.
+  /// Tells the loop to stop; it ends (and lets go of the socket and the
+  /// bridge) on its thread shortly after. Safe to call more than once.
   pub fn stop(&self) {
     let stop = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(stop) = stop {
       let _ = stop.send(());
     }
+  }
+
+  /// Stops the loop and waits until it has let go of the socket, so that
+  /// the caller's drop of its own reference closes the descriptor right
+  /// away. Must not be called from a runtime thread.
+  pub fn stop_and_wait(&self) {
+    self.stop();
     let finished = self
       .finished
       .lock()

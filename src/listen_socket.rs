@@ -13,6 +13,7 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use napi::{Env, Result};
 use napi_derive::napi;
@@ -98,9 +99,10 @@ pub struct ListenSocket {
   /// `EADDRINUSE` from `bind(2)`: libuv keeps it and reports it from
   /// `listen()`, which is why Node's message says `listen EADDRINUSE`.
   delayed_error: Option<i32>,
-  /// The socket file to remove on close (held for its `Drop`).
-  #[cfg_attr(not(test), allow(dead_code))]
-  bound_path: Option<SocketFile>,
+  /// The socket file to remove on close. Taken (and removed) by
+  /// [`ListenSocket::remove_socket_file`] when the server closes, so that a
+  /// later drop cannot remove a file a new server bound since.
+  bound_path: Mutex<Option<SocketFile>>,
   /// Inherited through [`ListenSocket::adopt`] rather than made here.
   adopted: bool,
 }
@@ -136,7 +138,7 @@ impl ListenSocket {
       close_on_drop: true,
       kind: SocketKind::Tcp,
       delayed_error,
-      bound_path: None,
+      bound_path: Mutex::new(None),
       adopted: false,
     })
   }
@@ -178,7 +180,7 @@ impl ListenSocket {
       close_on_drop: true,
       kind: SocketKind::Pipe,
       delayed_error: None,
-      bound_path,
+      bound_path: Mutex::new(bound_path),
       adopted: false,
     })
   }
@@ -209,7 +211,7 @@ impl ListenSocket {
       close_on_drop: fd > libc::STDERR_FILENO,
       kind,
       delayed_error: None,
-      bound_path: None,
+      bound_path: Mutex::new(None),
       adopted: true,
     })
   }
@@ -239,6 +241,36 @@ impl ListenSocket {
       // SAFETY: the duplicate is ours and nothing else refers to it.
       unsafe { libc::close(duplicate) };
     })
+  }
+
+  /// Whether the descriptor was inherited (`listen({ fd })`, a handle)
+  /// rather than made here; others may share the socket then.
+  pub fn is_adopted(&self) -> bool {
+    self.adopted
+  }
+
+  /// Stops the socket listening at once (`shutdown(2)`): pending and new
+  /// connections are refused and the port can be bound again, as after
+  /// Node's close, even while the accept loop still holds the descriptor.
+  /// Only for sockets made here: an inherited socket may be shared with
+  /// another process (systemd keeps its own), which this would affect too.
+  pub fn stop_listening(&self) {
+    if !self.adopted {
+      // SAFETY: the descriptor is open for as long as `self`; shutdown
+      // only changes the socket's state. Its error (ENOTCONN for a socket
+      // that never listened) changes nothing and is ignored.
+      unsafe { libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+  }
+
+  /// Removes the Unix socket file this socket was bound to (if any) now.
+  pub fn remove_socket_file(&self) {
+    let file = self
+      .bound_path
+      .lock()
+      .unwrap_or_else(|p| p.into_inner())
+      .take();
+    drop(file);
   }
 
   /// Whether this is a TCP or a Unix-domain socket.
@@ -637,8 +669,9 @@ fn interface_name(index: u32) -> String {
 
 /// Where a path-bound socket file lives, for tests.
 #[cfg(test)]
-fn socket_path(socket: &ListenSocket) -> Option<&std::path::Path> {
-  socket.bound_path.as_ref().map(|file| file.0.as_path())
+fn socket_path(socket: &ListenSocket) -> Option<PathBuf> {
+  let file = socket.bound_path.lock().unwrap();
+  file.as_ref().map(|file| file.0.clone())
 }
 
 #[cfg(test)]
@@ -702,7 +735,7 @@ mod tests {
     let socket =
       ListenSocket::bind_pipe(path.as_os_str().as_bytes(), PipeNameRules::default()).unwrap();
     socket.listen(511).unwrap();
-    assert_eq!(socket_path(&socket), Some(path.as_path()));
+    assert_eq!(socket_path(&socket), Some(path.clone()));
     assert!(path.exists());
     drop(socket);
     assert!(!path.exists());

@@ -50,23 +50,45 @@ enum HandleState {
   Closed,
 }
 
+/// A listening socket with its accept loop and bridge: what closing stops,
+/// shared with the environment's cleanup hook.
+struct Listener {
+  socket: Arc<ListenSocket>,
+  accept: AcceptLoop,
+  bridge: Arc<EventBridge>,
+}
+
+impl Listener {
+  /// Stops accepting, closes queued connections, removes the socket file,
+  /// and stops the socket listening at once (as Node's close does). The
+  /// accept loop lets go of the descriptor on its own thread a moment
+  /// later; an inherited descriptor, which others may share, is instead
+  /// waited for, so that it is closed when this returns.
+  fn stop(&self) {
+    if self.socket.is_adopted() {
+      self.accept.stop_and_wait();
+    } else {
+      self.socket.stop_listening();
+      self.accept.stop();
+    }
+    self.socket.remove_socket_file();
+    self.bridge.close();
+  }
+}
+
 /// The parts of a listening handle.
 struct Listening {
-  socket: Arc<ListenSocket>,
-  accept: Arc<AcceptLoop>,
-  bridge: Arc<EventBridge>,
+  listener: Arc<Listener>,
   limit: Arc<ConnectionLimit>,
   cleanup: EnvCleanup,
 }
 
 impl Listening {
-  /// Stops accepting, closes queued connections and then the socket.
+  /// Stops the listener (see [`Listener::stop`]) and cancels the cleanup
+  /// hook that would have stopped it at teardown.
   fn shut_down(self) {
-    self.accept.stop();
-    self.bridge.close();
+    self.listener.stop();
     self.cleanup.cancel();
-    // The accept loop has let go of the socket, so this drop closes it now.
-    drop(self.socket);
   }
 }
 
@@ -144,9 +166,11 @@ impl ServerHandle {
 
   /// Starts listening with `backlog` (converted like Node's `Int32Value`,
   /// which throws for Symbols and BigInts) and accepting on the tokio
-  /// runtime; events go to `onevents(batch)` on the JavaScript thread.
-  /// On a handle that already listens (one server adopting another's
-  /// handle) it only applies the new backlog. Returns 0 or a negative errno.
+  /// runtime; `onevents()` is called on the JavaScript thread when events
+  /// are waiting in `takeEvents()`. On a handle that already listens (one
+  /// server adopting another's handle) it only applies the new backlog.
+  /// Returns 0 or a negative errno (`EEXIST` for a descriptor rs-net
+  /// already watches).
   #[napi(catch_unwind)]
   pub fn listen(
     &mut self,
@@ -155,87 +179,27 @@ impl ServerHandle {
     onevents: Function<'_, (), ()>,
   ) -> Result<i32> {
     let backlog = backlog.coerce_to_number()?.get_int32()?;
-    let socket = match std::mem::replace(&mut self.state, HandleState::Closed) {
-      HandleState::Bound(socket) => socket,
+    match std::mem::replace(&mut self.state, HandleState::Closed) {
+      HandleState::Bound(socket) => match start_listening(&env, socket, backlog, onevents)? {
+        Ok(listening) => {
+          self.state = HandleState::Listening(listening);
+          Ok(0)
+        }
+        Err((state, errno)) => {
+          self.state = state;
+          Ok(errno)
+        }
+      },
       HandleState::Listening(listening) => {
-        let status = status_of(listening.socket.listen(backlog));
+        let status = status_of(listening.listener.socket.listen(backlog));
         self.state = HandleState::Listening(listening);
-        return Ok(status);
+        Ok(status)
       }
       other => {
         self.state = other;
-        return Ok(-libc::EINVAL);
+        Ok(-libc::EINVAL)
       }
-    };
-    if let Err(error) = socket.listen(backlog) {
-      self.state = HandleState::Bound(socket);
-      return Ok(errno_of(&error));
     }
-    let runtime = match runtime::get() {
-      Ok(runtime) => runtime,
-      Err(error) => {
-        self.state = HandleState::Bound(socket);
-        return Ok(errno_of(&error));
-      }
-    };
-    // Registering with the reactor needs the runtime's context; it fails
-    // with EEXIST for a descriptor that is already being watched.
-    let socket = Arc::new(socket);
-    let registered = {
-      let _context = runtime.enter();
-      register(SharedSocket(Arc::clone(&socket)))
-    };
-    let registered = match registered {
-      Ok(registered) => registered,
-      Err((shared, error)) => {
-        drop(shared);
-        // Ours again: the failed registration let go of its reference.
-        let socket = Arc::into_inner(socket).ok_or_else(|| {
-          napi::Error::from_reason(
-            "rs-net: listening socket still shared after a failed registration",
-          )
-        })?;
-        // An inherited descriptor that is already watched stays open for
-        // whoever watches it, as Node leaves it when `open` fails.
-        self.state = match socket.give_back_if_adopted() {
-          Some(socket) => HandleState::Bound(socket),
-          None => HandleState::Closed,
-        };
-        return Ok(errno_of(&error));
-      }
-    };
-    let bridge = Arc::new(EventBridge::new(onevents)?);
-    let limit = Arc::new(ConnectionLimit::default());
-    let accept = Arc::new(AcceptLoop::start(
-      runtime,
-      registered,
-      Arc::clone(&bridge),
-      Arc::clone(&limit),
-    ));
-    let cleanup = {
-      let accept = Arc::clone(&accept);
-      let bridge = Arc::clone(&bridge);
-      EnvCleanup::register(&env, move || {
-        accept.stop();
-        bridge.close();
-      })
-    };
-    let cleanup = match cleanup {
-      Ok(cleanup) => cleanup,
-      Err(error) => {
-        accept.stop();
-        bridge.close();
-        return Err(error);
-      }
-    };
-    self.state = HandleState::Listening(Listening {
-      socket,
-      accept,
-      bridge,
-      limit,
-      cleanup,
-    });
-    Ok(0)
   }
 
   /// `'tcp'` or `'pipe'` once bound or adopted; `null` before and after.
@@ -327,7 +291,7 @@ impl ServerHandle {
   #[napi(catch_unwind)]
   pub fn take_events(&self) -> Vec<Delivery> {
     match &self.state {
-      HandleState::Listening(listening) => listening.bridge.take_batch(),
+      HandleState::Listening(listening) => listening.listener.bridge.take_batch(),
       _ => Vec::new(),
     }
   }
@@ -338,7 +302,7 @@ impl ServerHandle {
   fn socket(&self) -> Option<&ListenSocket> {
     match &self.state {
       HandleState::Bound(socket) => Some(socket),
-      HandleState::Listening(listening) => Some(&listening.socket),
+      HandleState::Listening(listening) => Some(&listening.listener.socket),
       HandleState::Empty | HandleState::Closed => None,
     }
   }
@@ -356,8 +320,83 @@ impl ServerHandle {
 
   fn set_referenced(&self, env: &Env, referenced: bool) -> Result<()> {
     match &self.state {
-      HandleState::Listening(listening) => listening.bridge.set_referenced(env, referenced),
+      HandleState::Listening(listening) => {
+        listening.listener.bridge.set_referenced(env, referenced)
+      }
       _ => Ok(()),
+    }
+  }
+}
+
+/// Registers `socket` with the runtime, starts listen(2) and the accept
+/// loop. On failure, returns the state the handle keeps (bound, or closed
+/// for an inherited descriptor that is given back) with the errno.
+fn start_listening(
+  env: &Env,
+  socket: ListenSocket,
+  backlog: i32,
+  onevents: Function<'_, (), ()>,
+) -> Result<std::result::Result<Listening, (HandleState, i32)>> {
+  let runtime = match runtime::get() {
+    Ok(runtime) => runtime,
+    Err(error) => return Ok(Err((HandleState::Bound(socket), errno_of(&error)))),
+  };
+  // Register before listen(2): a descriptor rs-net already watches fails
+  // with EEXIST here, before its backlog could be changed.
+  let socket = Arc::new(socket);
+  let registered = {
+    let _context = runtime.enter();
+    register(SharedSocket(Arc::clone(&socket)))
+  };
+  let failed = |socket: Arc<ListenSocket>, errno: i32| {
+    // The only other reference was the registration, which is gone.
+    let state = match Arc::into_inner(socket) {
+      Some(socket) => match socket.give_back_if_adopted() {
+        // An inherited descriptor that is already watched stays open for
+        // whoever watches it, as Node leaves it when `open` fails.
+        Some(socket) => HandleState::Bound(socket),
+        None => HandleState::Closed,
+      },
+      None => HandleState::Closed,
+    };
+    Ok(Err((state, errno)))
+  };
+  let registered = match registered {
+    Ok(registered) => registered,
+    Err((shared, error)) => {
+      drop(shared);
+      return failed(socket, errno_of(&error));
+    }
+  };
+  if let Err(error) = socket.listen(backlog) {
+    drop(registered);
+    let state = match Arc::into_inner(socket) {
+      Some(socket) => HandleState::Bound(socket),
+      None => HandleState::Closed,
+    };
+    return Ok(Err((state, errno_of(&error))));
+  }
+  let bridge = Arc::new(EventBridge::new(onevents)?);
+  let limit = Arc::new(ConnectionLimit::default());
+  let accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge), Arc::clone(&limit));
+  let listener = Arc::new(Listener {
+    socket,
+    accept,
+    bridge,
+  });
+  let cleanup = {
+    let listener = Arc::clone(&listener);
+    EnvCleanup::register(env, move || listener.stop())
+  };
+  match cleanup {
+    Ok(cleanup) => Ok(Ok(Listening {
+      listener,
+      limit,
+      cleanup,
+    })),
+    Err(error) => {
+      listener.stop();
+      Err(error)
     }
   }
 }
