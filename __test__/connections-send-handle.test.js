@@ -57,10 +57,8 @@ test('the child serves a socket the server accepted', async () => {
   await expectParity(scenario(false));
 });
 
-// Known difference, in lib/server.js (reported, not in this branch's files):
-// rs-net's getConnections() and close() ignore the sockets handed to child
-// processes (server._workers), which Node counts and waits for. This test
-// fails while that is so; when it is fixed, make it a plain test.
-test.failing('getConnections() and close() account for a socket held by the child', async () => {
+// Node counts the sockets handed to child processes (server._workers) in
+// getConnections() and waits for the children to close them in close().
+test('getConnections() and close() account for a socket held by the child', async () => {
   await expectParity(scenario(true));
 });

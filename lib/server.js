@@ -115,9 +115,27 @@ Server.prototype.address = function address() {
 };
 
 Server.prototype.getConnections = function getConnections(cb) {
-  // rs-net servers never share connections with cluster workers, so the
-  // count is always local.
-  process.nextTick(cb, null, this._connections);
+  const end = (err, connections) => process.nextTick(cb, err, connections);
+  if (!this._usingWorkers) {
+    end(null, this._connections);
+    return this;
+  }
+  // Sockets sent to child processes (child.send('socket', socket)) are
+  // counted by the children: ask each list and add up, as Node does.
+  let left = this._workers.length;
+  let total = this._connections;
+  const oncount = (err, count) => {
+    if (err) {
+      left = -1;
+      end(err);
+      return;
+    }
+    total += count;
+    if (--left === 0) end(null, total);
+  };
+  for (let n = 0; n < this._workers.length; n++) {
+    this._workers[n].getConnections(oncount);
+  }
   return this;
 };
 
@@ -139,7 +157,22 @@ Server.prototype.close = function close(cb) {
     this._handle = null;
   }
 
-  this._emitCloseIfDrained();
+  if (this._usingWorkers) {
+    // Wait until the children have closed the sockets sent to them. The
+    // extra count keeps 'close' from firing while they are asked.
+    let left = this._workers.length;
+    const onWorkerClose = () => {
+      if (--left !== 0) return;
+      this._connections = 0;
+      this._emitCloseIfDrained();
+    };
+    this._connections++;
+    for (let n = 0; n < this._workers.length; n++) {
+      this._workers[n].close(onWorkerClose);
+    }
+  } else {
+    this._emitCloseIfDrained();
+  }
   return this;
 };
 
