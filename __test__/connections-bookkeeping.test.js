@@ -93,6 +93,21 @@ describe.each(['tcp', 'tcp6', 'dual', 'unix'])('over %s', (transport) => {
     });
   });
 
+  test("'drop' is emitted before the refused client sees its connection end", async () => {
+    await expectParity(async (net, observe) => {
+      const server = net.createServer();
+      server.maxConnections = 1;
+      const target = await listenOn(server, transport, temp.dir);
+      const first = await pair(server, target);
+      server.on('drop', () => observe('server drop'));
+      const refused = await connect(target);
+      await watchSocket(refused, 'refused client', observe);
+      first.client.destroy();
+      first.socket.destroy();
+      await closeServer(server);
+    });
+  });
+
   test('maxConnections lowered below the live count drops new ones; raised lets them in', async () => {
     await expectParity(async (net, observe) => {
       const server = net.createServer();

@@ -121,7 +121,9 @@ function pullEvents(handle) {
 // a batch no socket adopted).
 function closeDescriptors(batch, from) {
   for (let i = from; i < batch.length; i++) {
-    if (typeof batch[i] === 'number') closeConnection(batch[i]);
+    const event = batch[i];
+    if (typeof event === 'number') closeConnection(event);
+    else if (typeof event.fd === 'number') closeConnection(event.fd);
   }
 }
 
@@ -228,7 +230,12 @@ function configureSocket(server, socket) {
 
 function onnotice(server, notice) {
   if (notice.kind === 'drop') {
-    emitDrop(server, notice);
+    // Refused natively; closed once 'drop' is emitted, as Node does it.
+    try {
+      emitDrop(server, notice);
+    } finally {
+      closeConnection(notice.fd);
+    }
   } else {
     server.emit('error', errors.errnoException(notice.errno, 'accept', onnotice));
   }

@@ -256,7 +256,10 @@ fn accept_round(
     match accepted {
       Ok(connection) => {
         if limit.refuses(queued + connections) {
-          batch.push(ServerEvent::Dropped(describe(&connection, kind)));
+          batch.push(ServerEvent::Dropped(
+            describe(&connection, kind),
+            connection,
+          ));
         } else {
           connections += 1;
           batch.push(ServerEvent::Connection(connection));

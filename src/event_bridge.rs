@@ -45,8 +45,9 @@ pub const BATCH_SIZE: usize = 64;
 pub enum ServerEvent {
   /// A connection was accepted; its descriptor goes to a `net.Socket`.
   Connection(OwnedFd),
-  /// A connection was closed at once because `maxConnections` was reached.
-  Dropped(DroppedConnection),
+  /// A connection refused because `maxConnections` was reached. It is
+  /// closed after JavaScript has emitted `'drop'`, as Node closes it after.
+  Dropped(DroppedConnection, OwnedFd),
   /// `accept(2)` failed with this (negative) errno.
   AcceptFailed(i32),
 }
@@ -84,6 +85,9 @@ pub struct ServerNotice {
   pub remote_family: Option<String>,
   /// For `'drop'`: whether addresses exist (false for Unix sockets).
   pub has_addresses: bool,
+  /// For `'drop'` from the accept loop: the refused connection, for
+  /// JavaScript to close (with `closeConnection`) once it emitted `'drop'`.
+  pub fd: Option<u32>,
 }
 
 /// One delivered event: a descriptor number for a connection, an object
@@ -275,8 +279,12 @@ fn deliver(event: ServerEvent, bridge: usize) -> Delivery {
       remote_port: None,
       remote_family: None,
       has_addresses: false,
+      fd: None,
     }),
-    ServerEvent::Dropped(dropped) => Either::B(drop_notice(dropped)),
+    ServerEvent::Dropped(dropped, fd) => Either::B(ServerNotice {
+      fd: Some(hand_over(fd, bridge) as u32),
+      ..drop_notice(dropped)
+    }),
   }
 }
 
@@ -295,6 +303,7 @@ fn drop_notice(dropped: DroppedConnection) -> ServerNotice {
     remote_port: port(&dropped.remote),
     remote_family: family(&dropped.remote),
     has_addresses: dropped.local.is_some() || dropped.remote.is_some(),
+    fd: None,
   }
 }
 
@@ -503,15 +512,22 @@ mod tests {
     drop(unsafe { OwnedFd::from_raw_fd(fds[0]) });
   }
 
+  fn connection_fd() -> OwnedFd {
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    OwnedFd::from(a)
+  }
+
   #[test]
   fn drops_carry_addresses() {
     let dropped = DroppedConnection {
       local: Some("127.0.0.1:80".parse().unwrap()),
       remote: Some("[::1]:5000".parse().unwrap()),
     };
-    let Either::B(notice) = deliver(ServerEvent::Dropped(dropped), 0) else {
+    let Either::B(notice) = deliver(ServerEvent::Dropped(dropped, connection_fd()), 0) else {
       panic!("expected a notice");
     };
+    let fd = notice.fd.expect("the refused connection is handed over") as RawFd;
+    assert!(close_connection(fd), "JavaScript closes it after 'drop'");
     assert_eq!(notice.kind, "drop");
     assert_eq!(notice.local_address.as_deref(), Some("127.0.0.1"));
     assert_eq!(notice.remote_family.as_deref(), Some("IPv6"));
