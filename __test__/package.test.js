@@ -42,6 +42,33 @@ describe('require("rs-net")', () => {
   });
 });
 
+test("Server.prototype has the shape of Node's: names, lengths, accessors", () => {
+  const describe = (proto) => {
+    const shape = {};
+    for (const key of Reflect.ownKeys(proto)) {
+      const d = Object.getOwnPropertyDescriptor(proto, key);
+      shape[String(key)] =
+        typeof d.value === 'function'
+          ? { name: d.value.name, length: d.value.length, enumerable: d.enumerable }
+          : { getter: typeof d.get, setter: typeof d.set, enumerable: d.enumerable };
+    }
+    return shape;
+  };
+  const node = describe(net.Server.prototype);
+  const rs = describe(rsnet.Server.prototype);
+  // Node 24 can transfer a server to a worker; rs-net cannot (README).
+  for (const key of Object.keys(node)) if (key.startsWith('Symbol(messaging_')) delete node[key];
+  // rs-net's maxConnections accessor (README).
+  expect(rs.maxConnections).toEqual({ getter: 'function', setter: 'function', enumerable: false });
+  delete rs.maxConnections;
+  expect(rs).toEqual(node);
+  expect([rsnet.Server.name, rsnet.Server.length, rsnet.createServer.length]).toEqual([
+    net.Server.name,
+    net.Server.length,
+    net.createServer.length,
+  ]);
+});
+
 test('ES modules can import named exports and the default', () => {
   const source = `
     import { createServer, Server, Socket, isIP } from 'rs-net';

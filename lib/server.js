@@ -238,6 +238,11 @@ Server.prototype.unref = function () {
   return this;
 };
 
+// Node's server defines these as anonymous functions: same `name` ('').
+for (const method of ['listen', 'address', 'getConnections', 'close']) {
+  Object.defineProperty(Server.prototype[method], 'name', { value: '' });
+}
+
 /** `net.createServer([options][, connectionListener])`. */
 function createServer(options, connectionListener) {
   return new Server(options, connectionListener);
