@@ -23,8 +23,9 @@ const kOwner = Symbol('kOwner');
 const kMaxConnections = Symbol('kMaxConnections');
 const kLimited = Symbol('kLimited');
 const kServerResource = Symbol('kServerResource');
-// 'tcp' or 'pipe', read once from the native handle.
-const kKind = Symbol('kKind');
+// 'tcp' or 'pipe': what a ServerHandle is, read once from it when it starts
+// listening (and still known once it is closed, for address()).
+const kHandleKind = Symbol('kHandleKind');
 
 // Async context, as Node's server has it: 'connection' (and what its
 // listeners schedule) runs in the context the server started listening in,
@@ -136,12 +137,12 @@ function overConnectionLimit(server) {
 
 function onconnection(server, fd) {
   if (overConnectionLimit(server)) {
-    const notice = server._handle[kKind] === 'tcp' ? describeConnection(fd) : undefined;
+    const notice = server._handle[kHandleKind] === 'tcp' ? describeConnection(fd) : undefined;
     closeConnection(fd);
     emitDrop(server, notice);
     return;
   }
-  if (nodeMajor >= 22 && server.blockList && server._handle[kKind] === 'tcp') {
+  if (nodeMajor >= 22 && server.blockList && server._handle[kHandleKind] === 'tcp') {
     const { remoteAddress } = describeConnection(fd);
     const family = net.isIP(remoteAddress);
     if (family && server.blockList.check(remoteAddress, `ipv${family}`)) {
@@ -152,7 +153,7 @@ function onconnection(server, fd) {
 
   let socket;
   try {
-    socket = topLevel.runInAsyncScope(createSocket, null, server, fd, server._handle[kKind]);
+    socket = topLevel.runInAsyncScope(createSocket, null, server, fd, server._handle[kHandleKind]);
   } catch (error) {
     closeConnection(fd);
     throw error;
@@ -293,14 +294,16 @@ function syncConnectionCount(server) {
  * called in, or its address lookup's callback, as Node makes its handle).
  */
 function startConnectionCount(server, handle) {
-  handle[kKind] = handle.kind;
-  handle[kServerResource] = new AsyncResource(handle[kKind] === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP');
+  handle[kServerResource] = new AsyncResource(
+    handle[kHandleKind] === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP',
+  );
   server[kLimited] = false;
   syncConnectionLimit(server);
 }
 
 module.exports = {
   acceptEvents,
+  kHandleKind,
   kMaxConnections,
   kOwner,
   startConnectionCount,

@@ -13,7 +13,7 @@ const { isProxy } = require('util').types;
 
 const binding = require('../binding');
 const errors = require('./errors');
-const { acceptEvents, kOwner, startConnectionCount } = require('./connections');
+const { acceptEvents, kHandleKind, kOwner, startConnectionCount } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
 const { ServerHandle, checkInheritedDescriptor, normalizeListenArgs } = binding;
@@ -28,8 +28,6 @@ const listenChannel = dc.tracingChannel('net.server.listen');
 // A Node handle this server took a socket from (a net.BoundSocket's): it is
 // closed with the server, which for a Unix socket also removes its file.
 const kAdoptedNodeHandle = Symbol('kAdoptedNodeHandle');
-// 'tcp' or 'pipe': what a ServerHandle was while it listened.
-const kHandleKind = Symbol('kHandleKind');
 // A Node handle object passed to listen(), whose descriptor is duplicated
 // (and the object closed) rather than taken over.
 const kDescriptorOwner = Symbol('kDescriptorOwner');
@@ -315,7 +313,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   // Remembered for address(), which tells TCP from pipes even once the
   // handle is closed (by another server sharing it).
   handle[kHandleKind] ??= handle.kind;
-  const err = handle.listen(backlog || 511, (batch) => acceptEvents(handle, batch));
+  const err = handle.listen(backlog || 511, () => acceptEvents(handle));
   if (err) {
     const error = errors.exceptionWithHostPort(err, 'listen', address, port, setupListenHandle);
     handle.close();
@@ -395,4 +393,4 @@ function emitListeningNT(self) {
   if (self._handle) self.emit('listening');
 }
 
-module.exports = { kHandleKind, listen, releaseAdoptedNodeHandle, setupListenHandle };
+module.exports = { listen, releaseAdoptedNodeHandle, setupListenHandle };

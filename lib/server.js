@@ -9,8 +9,8 @@ const net = require('net');
 const { getDefaultHighWaterMark } = require('stream');
 
 const errors = require('./errors');
-const { kHandleKind, listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
-const { kMaxConnections, syncConnectionLimit, syncConnectionCount } = require('./connections');
+const { listen, releaseAdoptedNodeHandle, setupListenHandle } = require('./listen');
+const { kHandleKind, kMaxConnections, syncConnectionLimit, syncConnectionCount } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
 function validateNumber(value, name) {
