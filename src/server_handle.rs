@@ -65,14 +65,17 @@ impl Listener {
   /// later; an inherited descriptor, which others may share, is instead
   /// waited for, so that it is closed when this returns.
   fn stop(&self) {
+    // The loop is told first, so that the wake-up shutdown(2) causes finds
+    // it stopping rather than accepting; nothing it still sends arrives.
     if self.socket.is_adopted() {
       self.accept.stop_and_wait();
+      self.bridge.close();
     } else {
-      self.socket.stop_listening();
       self.accept.stop();
+      self.bridge.close();
+      self.socket.stop_listening();
     }
     self.socket.remove_socket_file();
-    self.bridge.close();
   }
 }
 
