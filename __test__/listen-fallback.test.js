@@ -12,7 +12,12 @@ const path = require('path');
 
 const root = path.join(__dirname, '..');
 const runuser = ['/usr/sbin/runuser', '/sbin/runuser'].find((file) => require('fs').existsSync(file));
-const canDropPrivileges = process.getuid?.() === 0 && runuser !== undefined;
+// Needs root (to run a child as `nobody`) and a node binary `nobody` may
+// run (npx's copy of another Node version lives in root's home).
+const canDropPrivileges =
+  process.getuid?.() === 0 &&
+  runuser !== undefined &&
+  spawnSync(runuser, ['-u', 'nobody', '--', process.execPath, '-e', '0'], { cwd: os.tmpdir() }).status === 0;
 
 function listenAsNobody(moduleName) {
   const script = `
