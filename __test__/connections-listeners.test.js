@@ -38,6 +38,19 @@ test('a listener that throws: uncaughtException, then the next connections', asy
   expect(node.slice(0, 4)).toEqual(['connection 1', 'uncaught boom 1', 'connection 2', 'uncaught boom 2']);
 });
 
+test('a nextTick callback that throws between connections: uncaughtException, then the next', async () => {
+  const { node, rs } = await both('tick-throw');
+  expect(rs).toEqual(node);
+  expect(node.slice(0, 6)).toEqual([
+    'connection 1',
+    'uncaught tick 1',
+    'connection 2',
+    'uncaught tick 2',
+    'connection 3',
+    'uncaught tick 3',
+  ]);
+});
+
 // Node's libuv takes one connection per turn of the event loop, so the
 // close callback of a socket destroyed for connection 1 runs before
 // connection 2; rs-net delivers a batch in one turn (running ticks and

@@ -62,3 +62,38 @@ test('the child serves a socket the server accepted', async () => {
 test('getConnections() and close() account for a socket held by the child', async () => {
   await expectParity(scenario(true));
 });
+
+// Sending a socket to a child lowers server._connections without the
+// server hearing of it (Node's child_process does `_connections--`), so with
+// maxConnections = 1 the next connection is let in, not dropped.
+test('maxConnections counts a socket sent to a child as gone', async () => {
+  await expectParity(async (net, observe) => {
+    const child = fork(childScript, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const childExited = new Promise((resolve) => child.on('exit', resolve));
+    const server = net.createServer({ pauseOnConnect: true });
+    server.maxConnections = 1;
+    server.on('drop', () => observe('drop'));
+    const target = await listenOn(server, 'tcp');
+    const clients = [];
+    for (let i = 1; i <= 3; i++) {
+      const handed = new Promise((resolve) =>
+        server.once('connection', (socket) => {
+          observe('connection', i);
+          child.send('socket', socket, () => {
+            observe('sent', { i, _connections: server._connections });
+            resolve();
+          });
+        }),
+      );
+      const client = require('net').connect(target);
+      client.on('error', () => {});
+      client.resume();
+      clients.push(new Promise((resolve) => client.on('close', resolve)));
+      await handed;
+    }
+    await Promise.all(clients);
+    await new Promise((resolve) => server.close(resolve));
+    child.send('exit');
+    await childExited;
+  });
+});

@@ -188,6 +188,31 @@ describe('listen({ fd }) errors', () => {
     });
   });
 
+  // rs-net's accept thread stops watching its socket while JavaScript has
+  // connections to take; the descriptor is still that server's.
+  test('the descriptor of a server with connections waiting for JavaScript: EEXIST', async () => {
+    await expectParity(async (net, observe) => {
+      const first = watchedServer(net, observe);
+      first.on('connection', (socket) => socket.destroy());
+      first.listen(0, '127.0.0.1');
+      await waitSettled(first, observe);
+      const client = nodeNet.connect(first.address().port, '127.0.0.1');
+      client.on('error', () => {});
+      await new Promise((resolve) => client.once('connect', resolve));
+      // Keep this thread busy: the connection is accepted (by rs-net's
+      // thread) but not yet taken by JavaScript.
+      const until = Date.now() + 100;
+      while (Date.now() < until);
+      const second = watchedServer(net, observe);
+      callListen(second, [{ fd: first._handle.fd }], observe);
+      await waitSettled(second, observe);
+      observe('first still accepts', await connectTo(first.address().port));
+      client.destroy();
+      await shutdown(second);
+      await shutdown(first);
+    });
+  });
+
   test("rs-net refuses the descriptor of a Node server with Node's EEXIST", async () => {
     await expectParity(async (net, observe) => {
       const nodeServer = nodeNet.createServer();

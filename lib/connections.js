@@ -3,11 +3,16 @@
 // Accepted connections, from native events to Node's own net.Socket.
 //
 // The accept loop runs on tokio; the native bridge wakes JavaScript, which
-// takes a batch of events (descriptor numbers, and objects for drops and
-// accept errors). Each descriptor becomes a real net.Socket, configured the way
-// Node's server configures the sockets it accepts, counted, and emitted as
-// 'connection'. A full batch means more are waiting: they are pulled on the
-// next turn of the event loop, so timers and I/O keep running in a burst.
+// takes a batch of events: descriptor numbers for connections, objects for
+// connections refused by maxConnections and for accept errors. Each
+// descriptor becomes a real net.Socket, configured the way Node's server
+// configures the sockets it accepts, counted, and emitted as 'connection'.
+// A full batch means more are waiting: they are taken on the next turn of
+// the event loop, so timers and I/O keep running in a burst.
+//
+// Every descriptor taken is either adopted by a socket's handle
+// (handle.adoptConnection) or closed (handle.closeConnection); whatever is
+// neither when the server closes is closed natively, with the handle.
 
 const net = require('net');
 const dc = require('diagnostics_channel');
@@ -17,11 +22,14 @@ const binding = require('../binding');
 const errors = require('./errors');
 const { nodeMajor } = require('./node-version');
 
-const { BATCH_SIZE, adoptConnection, closeConnection, describeConnection } = binding;
+const { BATCH_SIZE } = binding;
 
+// The server a ServerHandle delivers to (another server may adopt it).
 const kOwner = Symbol('kOwner');
 const kMaxConnections = Symbol('kMaxConnections');
+// Whether the native side mirrors a maxConnections limit for this server.
 const kLimited = Symbol('kLimited');
+// The async resource 'connection' runs in (see `topLevel`).
 const kServerResource = Symbol('kServerResource');
 // 'tcp' or 'pipe': what a ServerHandle is, read once from it when it starts
 // listening (and still known once it is closed, for address()).
@@ -57,75 +65,57 @@ const socketFlags = (() => {
 
 /**
  * Called (through the threadsafe function, without arguments) when events
- * are waiting. The events are taken here rather than passed along, so that
- * a wake-up that never reaches JavaScript (its environment is going away)
- * leaves them with the native queue, which closes their descriptors.
+ * are waiting, and on later turns while a full batch suggests more. The
+ * events are taken here rather than passed along, so that a wake-up that
+ * never reaches JavaScript (its environment is going away) leaves them with
+ * the native queue, which closes their descriptors.
  */
-function acceptEvents(handle) {
+function acceptEvents(handle, pulled = false) {
   const server = handle[kOwner];
   if (server === undefined || server._handle !== handle) return;
   const batch = handle.takeEvents();
-  if (batchChannel.hasSubscribers) publishBatch(handle, batch, false);
-  inServerContext(handle, batch);
-}
-
-function inServerContext(handle, batch) {
-  const resource = handle[kServerResource];
-  if (resource === undefined) deliver(handle, batch, 0);
-  else resource.runInAsyncScope(deliver, null, handle, batch, 0);
-}
-
-function publishBatch(handle, batch, pulled) {
-  batchChannel.publish({ server: handle[kOwner], size: batch.length, pulled });
+  if (batchChannel.hasSubscribers) batchChannel.publish({ server, size: batch.length, pulled });
+  deliver(handle, batch, 0);
 }
 
 // Node delivers each accepted connection in its own callback from libuv,
 // and runs process.nextTick callbacks and microtasks after each one. A batch
-// does the same between its events, so what a 'connection' listener
-// schedules runs before the next connection, as with Node's server.
+// does the same between its events (outside any async scope, as Node runs
+// them), so what a 'connection' listener schedules runs before the next
+// connection, as with Node's server.
 const runNextTicks = typeof process._tickCallback === 'function' ? process._tickCallback : () => {};
 
 function deliver(handle, batch, start) {
   let index = start;
+  // Whether the exception, if any, came from an event's listeners (that
+  // event was delivered) or from the ticks before it (it was not).
+  let inEvent = false;
   try {
     for (; index < batch.length; index++) {
       if (index > start) runNextTicks();
-      const event = batch[index];
       const server = handle[kOwner];
-      if (server === undefined || server._handle !== handle) {
-        // Closed meanwhile: these connections were never the user's.
-        closeDescriptors(batch, index);
-        return;
-      }
-      if (typeof event === 'number') onconnection(server, event);
-      else onnotice(server, event);
+      // Closed meanwhile: the native side closed what no socket adopted.
+      if (server === undefined || server._handle !== handle) return;
+      const resource = handle[kServerResource];
+      inEvent = true;
+      if (resource === undefined) onevent(server, handle, batch[index]);
+      else resource.runInAsyncScope(onevent, null, server, handle, batch[index]);
+      inEvent = false;
     }
   } catch (error) {
-    // A listener threw: finish the batch on a later turn and let the
-    // exception go on as Node's would (to 'uncaughtException').
-    setImmediate(deliver, handle, batch, index + 1);
+    // Finish the batch on a later turn, from the first event not yet
+    // delivered, and let the exception go on as Node's would (to
+    // 'uncaughtException').
+    setImmediate(deliver, handle, batch, inEvent ? index + 1 : index);
     throw error;
   }
-  if (batch.length === BATCH_SIZE) setImmediate(pullEvents, handle);
+  if (batch.length === BATCH_SIZE) setImmediate(acceptEvents, handle, true);
 }
 
-function pullEvents(handle) {
-  const server = handle[kOwner];
-  if (server === undefined || server._handle !== handle) return;
-  const batch = handle.takeEvents();
-  if (batchChannel.hasSubscribers) publishBatch(handle, batch, true);
-  inServerContext(handle, batch);
-}
-
-// Descriptors taken from the native queue are closed through it: it knows
-// which are still unowned (closing the server already closed the rest of
-// a batch no socket adopted).
-function closeDescriptors(batch, from) {
-  for (let i = from; i < batch.length; i++) {
-    const event = batch[i];
-    if (typeof event === 'number') closeConnection(event);
-    else if (typeof event.fd === 'number') closeConnection(event.fd);
-  }
+function onevent(server, handle, event) {
+  if (typeof event === 'number') onconnection(server, handle, event);
+  else if (event.kind === 'refused') onrefused(server, handle, event);
+  else server.emit('error', errors.errnoException(event.errno, 'accept', onevent));
 }
 
 // Node's maxConnections test, which differs between versions.
@@ -135,40 +125,58 @@ function overConnectionLimit(server) {
   return max && server._connections >= max;
 }
 
-function onconnection(server, fd) {
+function onconnection(server, handle, fd) {
   if (overConnectionLimit(server)) {
-    const notice = server._handle[kHandleKind] === 'tcp' ? describeConnection(fd) : undefined;
-    closeConnection(fd);
-    emitDrop(server, notice);
+    drop(server, handle, fd, handle.describeConnection(fd));
     return;
   }
-  if (nodeMajor >= 22 && server.blockList && server._handle[kHandleKind] === 'tcp') {
-    const { remoteAddress } = describeConnection(fd);
+  if (nodeMajor >= 22 && server.blockList && handle[kHandleKind] === 'tcp') {
+    const { remoteAddress } = handle.describeConnection(fd);
     const family = net.isIP(remoteAddress);
     if (family && server.blockList.check(remoteAddress, `ipv${family}`)) {
-      closeConnection(fd);
+      handle.closeConnection(fd);
       return;
     }
   }
 
-  let socket;
-  try {
-    socket = topLevel.runInAsyncScope(createSocket, null, server, fd, server._handle[kHandleKind]);
-  } catch (error) {
-    closeConnection(fd);
-    throw error;
-  }
-  // The socket owns the descriptor now; until here the native side would
-  // close it if this environment were torn down (a terminated worker).
-  adoptConnection(fd);
+  const socket = topLevel.runInAsyncScope(createSocket, null, server, handle, fd);
   configureSocket(server, socket);
 
   server._connections++;
-  if (server[kLimited]) server._handle.setConnectionCount(server._connections);
+  if (server[kLimited]) handle.setConnectionCount(server._connections);
   socket.server = server;
   socket._server = server;
   server.emit('connection', socket);
   if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
+}
+
+// The accept loop found this connection over the limit from its copy of
+// the count. JavaScript's count has the last word (it can drop without the
+// native side hearing of it, for a socket sent to a child process).
+function onrefused(server, handle, notice) {
+  if (overConnectionLimit(server)) drop(server, handle, notice.fd, notice);
+  else onconnection(server, handle, notice.fd);
+}
+
+// As Node: 'drop' (with the addresses, for TCP), then the connection closes.
+function drop(server, handle, fd, addresses) {
+  try {
+    if (handle[kHandleKind] !== 'tcp') {
+      server.emit('drop');
+    } else {
+      server.emit('drop', {
+        __proto__: null,
+        localAddress: addresses.localAddress,
+        localPort: addresses.localPort,
+        localFamily: addresses.localFamily,
+        remoteAddress: addresses.remoteAddress,
+        remotePort: addresses.remotePort,
+        remoteFamily: addresses.remoteFamily,
+      });
+    }
+  } finally {
+    handle.closeConnection(fd);
+  }
 }
 
 // Node's own handle classes (TCP and Pipe), learnt from the first socket
@@ -179,7 +187,9 @@ const handleClasses = { tcp: undefined, pipe: undefined };
 // TCPConstants.SOCKET and PipeConstants.SOCKET: a connection, not a server.
 const SOCKET_HANDLE = 0;
 
-function createSocket(server, fd, kind) {
+// Makes the socket for `fd`, telling the native side as soon as a handle
+// owns the descriptor; closes it if no socket could be made.
+function createSocket(server, handle, fd) {
   const options = {
     allowHalfOpen: server.allowHalfOpen,
     pauseOnCreate: server.pauseOnConnect,
@@ -188,21 +198,29 @@ function createSocket(server, fd, kind) {
     readableHighWaterMark: server.highWaterMark,
     writableHighWaterMark: server.highWaterMark,
   };
+  const kind = handle[kHandleKind];
   const Handle = handleClasses[kind];
   if (Handle === undefined) {
-    options.fd = fd;
-    const socket = new net.Socket(options);
+    let socket;
+    try {
+      socket = new net.Socket({ ...options, fd });
+    } catch (error) {
+      handle.closeConnection(fd);
+      throw error;
+    }
+    handle.adoptConnection(fd);
     handleClasses[kind] = socket._handle.constructor;
     return socket;
   }
-  const handle = new Handle(SOCKET_HANDLE);
-  const err = handle.open(fd);
+  const socketHandle = new Handle(SOCKET_HANDLE);
+  const err = socketHandle.open(fd);
   if (err) {
-    handle.close();
+    socketHandle.close();
+    handle.closeConnection(fd);
     throw errors.errnoException(err, 'open', createSocket);
   }
-  options.handle = handle;
-  return new net.Socket(options);
+  handle.adoptConnection(fd);
+  return new net.Socket({ ...options, handle: socketHandle });
 }
 
 // TCP_NODELAY and SO_KEEPALIVE as Node's server applies them: straight on
@@ -227,36 +245,6 @@ function configureSocket(server, socket) {
       socket.setKeepAlive(true, server.keepAliveInitialDelay * 1000);
     }
   }
-}
-
-function onnotice(server, notice) {
-  if (notice.kind === 'drop') {
-    // Refused natively; closed once 'drop' is emitted, as Node does it.
-    try {
-      emitDrop(server, notice);
-    } finally {
-      closeConnection(notice.fd);
-    }
-  } else {
-    server.emit('error', errors.errnoException(notice.errno, 'accept', onnotice));
-  }
-}
-
-// 'drop' carries the connection's addresses for TCP, nothing for pipes.
-function emitDrop(server, notice) {
-  if (notice === undefined || !notice.hasAddresses) {
-    server.emit('drop');
-    return;
-  }
-  server.emit('drop', {
-    __proto__: null,
-    localAddress: notice.localAddress,
-    localPort: notice.localPort,
-    localFamily: notice.localFamily,
-    remoteAddress: notice.remoteAddress,
-    remotePort: notice.remotePort,
-    remoteFamily: notice.remoteFamily,
-  });
 }
 
 // The native limit mirrors Node's test: refuse when count >= limit, where
@@ -291,9 +279,10 @@ function syncConnectionCount(server) {
 
 /**
  * When a handle starts listening for `server` (in the context listen() was
- * called in, or its address lookup's callback, as Node makes its handle).
+ * called in, or its address lookup's callback, as Node makes its handle):
+ * the async resource of its connections, and the native connection limit.
  */
-function startConnectionCount(server, handle) {
+function startAccepting(server, handle) {
   handle[kServerResource] = new AsyncResource(
     handle[kHandleKind] === 'pipe' ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP',
   );
@@ -306,7 +295,7 @@ module.exports = {
   kHandleKind,
   kMaxConnections,
   kOwner,
-  startConnectionCount,
+  startAccepting,
   syncConnectionCount,
   syncConnectionLimit,
 };

@@ -13,7 +13,7 @@ const { isProxy } = require('util').types;
 
 const binding = require('../binding');
 const errors = require('./errors');
-const { acceptEvents, kHandleKind, kOwner, startConnectionCount } = require('./connections');
+const { acceptEvents, kHandleKind, kOwner, startAccepting } = require('./connections');
 const { nodeMajor } = require('./node-version');
 
 const { ServerHandle, checkInheritedDescriptor, normalizeListenArgs } = binding;
@@ -323,7 +323,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
     process.nextTick(emitErrorNT, this, error);
     return;
   }
-  startConnectionCount(this, handle);
+  startAccepting(this, handle);
 
   if (listenChannel.asyncEnd.hasSubscribers) listenChannel.asyncEnd.publish({ server: this });
 
@@ -354,15 +354,10 @@ function createServerHandle(address, port, addressType, fd, flags, descriptorOwn
   if (port === -1 && addressType === -1) {
     err = handle.bindPipe(`${address}`);
   } else {
+    // setupListenHandle always passes an address (trying '::' first).
     const ipv6Only = (flags & IPV6_ONLY) !== 0;
     const reusePort = (flags & REUSE_PORT) !== 0;
-    if (!address) {
-      err = handle.bindTcp('::', port, ipv6Only, reusePort);
-      if (err) {
-        handle.close();
-        return createServerHandle('0.0.0.0', port, 4, undefined, flags);
-      }
-    } else if (addressType === 6) {
+    if (addressType === 6) {
       err = handle.bindTcp(address, port, ipv6Only, reusePort);
     } else {
       err = handle.bindTcp(address, port, false, reusePort);

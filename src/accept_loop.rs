@@ -1,40 +1,43 @@
 //! The tokio task that accepts connections on one listening socket.
 //!
-//! It accepts until the socket has nothing pending (or a batch is full),
-//! closes at once the connections `maxConnections` refuses, and hands the
-//! rest to the [`EventBridge`]. When the process runs out of descriptors
+//! It accepts until the socket has nothing pending (or a batch is full) and
+//! hands the connections to the [`EventBridge`], marking those over the
+//! `maxConnections` limit as refused (JavaScript emits `'drop'` for them
+//! without making a socket). When the process runs out of descriptors
 //! (`EMFILE`/`ENFILE`) it waits with a growing delay and tries again, leaving
 //! clients in the kernel's backlog instead of spinning a core.
 
 use std::io;
 use std::ops::ControlFlow;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use socket2::SockRef;
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
 use crate::errno::errno_of;
-use crate::event_bridge::{DroppedConnection, EventBridge, ServerEvent, BATCH_SIZE};
+use crate::event_bridge::{ConnectionAddresses, EventBridge, ServerEvent, BATCH_SIZE};
 use crate::listen_socket::{ListenSocket, SocketKind};
 
-/// Shortest and longest wait after running out of descriptors or memory.
+/// First wait after running out of descriptors (or another accept error
+/// that may repeat); each further one doubles, up to [`LAST_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+/// Longest wait between attempts to accept after a failure.
+const LAST_BACKOFF: Duration = Duration::from_millis(500);
 /// How long JavaScript may leave a round untaken before the loop accepts
 /// the next one anyway.
 const STALL: Duration = Duration::from_millis(1);
 /// Most events left waiting for JavaScript before the loop stops accepting
 /// altogether; the kernel's backlog holds the rest, as it does for Node.
 const QUEUE_LIMIT: usize = 1024;
-const LAST_BACKOFF: Duration = Duration::from_millis(500);
 
-/// The `maxConnections` limit, mirrored from JavaScript so that refused
-/// connections are closed here without waking JavaScript for each one.
+/// The `maxConnections` limit, mirrored from JavaScript so that the accept
+/// loop can mark connections over it as refused: JavaScript then emits
+/// `'drop'` and closes them without making a socket.
 ///
 /// Both numbers are `f64` bit patterns because JavaScript's values are
 /// numbers: a connection is refused when `live + queued >= limit`, and a
@@ -178,7 +181,7 @@ async fn run(
         tokio::select! {
           biased;
           _ = &mut stop => return,
-          () = bridge.wait_for_room() => {}
+          () = bridge.wait_until_drained() => {}
           () = tokio::time::sleep(STALL), if bridge.queued_events() < QUEUE_LIMIT => {}
         }
         match register(socket) {
@@ -217,7 +220,7 @@ async fn run(
       RoundEnd::Accepted => backoff = FIRST_BACKOFF,
       RoundEnd::Nothing => {}
     }
-    watched = if bridge.has_room() {
+    watched = if bridge.is_drained() {
       Ok(registered)
     } else {
       Err(registered.into_inner())
@@ -237,7 +240,7 @@ enum RoundEnd {
 }
 
 /// Accepts up to one batch of pending connections. Connections over the
-/// `maxConnections` limit are closed here and reported as drops.
+/// `maxConnections` limit are marked as refused, with their addresses.
 fn accept_round(
   ready: &mut AsyncFdReadyGuard<'_, SharedSocket>,
   bridge: &EventBridge,
@@ -256,10 +259,11 @@ fn accept_round(
     match accepted {
       Ok(connection) => {
         if limit.refuses(queued + connections) {
-          batch.push(ServerEvent::Dropped(
-            describe(&connection, kind),
-            connection,
-          ));
+          let addresses = match kind {
+            SocketKind::Tcp => ConnectionAddresses::of(connection.as_fd()),
+            SocketKind::Pipe => ConnectionAddresses::default(),
+          };
+          batch.push(ServerEvent::Refused(addresses, connection));
         } else {
           connections += 1;
           batch.push(ServerEvent::Connection(connection));
@@ -298,19 +302,6 @@ async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> Cont
     biased;
     _ = stop => ControlFlow::Break(()),
     () = tokio::time::sleep(delay) => ControlFlow::Continue(()),
-  }
-}
-
-/// The addresses of a refused connection, which is closed when this returns.
-fn describe(connection: &OwnedFd, kind: SocketKind) -> DroppedConnection {
-  if kind == SocketKind::Pipe {
-    return DroppedConnection::default();
-  }
-  let socket = SockRef::from(connection);
-  let address = |result: io::Result<socket2::SockAddr>| result.ok().and_then(|a| a.as_socket());
-  DroppedConnection {
-    local: address(socket.local_addr()),
-    remote: address(socket.peer_addr()),
   }
 }
 

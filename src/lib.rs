@@ -9,18 +9,24 @@
 //!
 //! - [`listen_args`]: where `server.listen(...)` arguments are decided.
 //! - [`listen_socket`]: where listening sockets are made (socket2).
+//! - [`addresses`]: IP addresses parsed and written as Node does.
+//! - [`node_loop`]: what libuv says about the running Node.
 //! - [`accept_loop`]: the tokio task that accepts connections.
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
+//! - [`handover`]: connections JavaScript holds until a socket adopts them.
 //! - [`server_handle`]: the `ServerHandle` class JavaScript drives.
 //! - [`env_cleanup`]: stops native work when its Node environment ends.
 //! - [`errno`]: the one conversion of `io::Error` for JavaScript.
 //! - [`runtime`]: the process-wide tokio runtime.
 
 mod accept_loop;
+mod addresses;
 mod env_cleanup;
 mod errno;
 mod event_bridge;
+mod handover;
 mod listen_args;
 mod listen_socket;
+mod node_loop;
 mod runtime;
 mod server_handle;

@@ -4,11 +4,12 @@
 //! binds and listens before `server.listen()` returns, so users can read
 //! `server.address().port` right away. Only accepting moves to tokio.
 
-use std::ffi::{c_void, OsStr};
+use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::mem::{self, ManuallyDrop, MaybeUninit};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -76,7 +77,7 @@ impl PipeAccessRule {
   /// The rule of the libuv inside the running Node.
   fn of_running_libuv() -> Self {
     // 1.51.0 as libuv encodes versions: major << 16 | minor << 8 | patch.
-    if node_loop::libuv_version() >= 0x01_33_00 {
+    if crate::node_loop::libuv_version() >= 0x01_33_00 {
       Self::SetExactly
     } else {
       Self::AddToMode
@@ -133,14 +134,7 @@ impl ListenSocket {
       Err(error) if error.raw_os_error() == Some(libc::EADDRINUSE) => Some(libc::EADDRINUSE),
       Err(error) => return Err(error),
     };
-    Ok(Self {
-      socket: ManuallyDrop::new(socket),
-      close_on_drop: true,
-      kind: SocketKind::Tcp,
-      delayed_error,
-      bound_path: Mutex::new(None),
-      adopted: false,
-    })
+    Self::made_here(socket, SocketKind::Tcp, delayed_error, None)
   }
 
   /// Creates a Unix-domain socket and binds it to `name`: a filesystem path,
@@ -175,14 +169,7 @@ impl ListenSocket {
     };
     let bound_path =
       (!is_abstract).then(|| SocketFile(PathBuf::from(OsStr::from_bytes(removed_on_close))));
-    Ok(Self {
-      socket: ManuallyDrop::new(socket),
-      close_on_drop: true,
-      kind: SocketKind::Pipe,
-      delayed_error: None,
-      bound_path: Mutex::new(bound_path),
-      adopted: false,
-    })
+    Self::made_here(socket, SocketKind::Pipe, None, bound_path)
   }
 
   /// Takes ownership of an inherited descriptor, such as a socket handed
@@ -199,13 +186,19 @@ impl ListenSocket {
       Some(Inherited::Fifo) => return Err(refuse_fifo(fd)),
       None => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
     };
+    // A descriptor another rs-net socket owns is refused, as libuv refuses
+    // one its loop already watches.
+    claim(fd)?;
     // SAFETY: `fd` is an open stream socket (checked just above) that the
     // caller hands over to us, as Node's `listen({ fd })` takes ownership of
     // it: from here on it is closed at most once, when this value drops.
     let socket = ManuallyDrop::new(unsafe { Socket::from_raw_fd(fd) });
     // On failure the ManuallyDrop gives the descriptor back untouched: a
     // failed listen must not close it.
-    socket.set_nonblocking(true)?;
+    if let Err(error) = socket.set_nonblocking(true) {
+      release(fd);
+      return Err(error);
+    }
     Ok(Self {
       socket,
       close_on_drop: fd > libc::STDERR_FILENO,
@@ -216,14 +209,28 @@ impl ListenSocket {
     })
   }
 
-  /// Hands an adopted descriptor back without closing it (returning
-  /// `None`); a socket made here is returned unchanged.
-  pub fn give_back_if_adopted(mut self) -> Option<Self> {
-    if !self.adopted {
-      return Some(self);
-    }
+  /// Lets go of the descriptor without closing it (for an inherited one
+  /// that its owner keeps using).
+  pub fn forget_descriptor(mut self) {
     self.close_on_drop = false;
-    None
+  }
+
+  /// Wraps a socket made here, recording its descriptor as rs-net's.
+  fn made_here(
+    socket: Socket,
+    kind: SocketKind,
+    delayed_error: Option<i32>,
+    bound_path: Option<SocketFile>,
+  ) -> io::Result<Self> {
+    claim(socket.as_raw_fd())?;
+    Ok(Self {
+      socket: ManuallyDrop::new(socket),
+      close_on_drop: true,
+      kind,
+      delayed_error,
+      bound_path: Mutex::new(bound_path),
+      adopted: false,
+    })
   }
 
   /// Like [`ListenSocket::adopt`], but takes a close-on-exec duplicate of
@@ -371,6 +378,8 @@ impl AsRawFd for ListenSocket {
 
 impl Drop for ListenSocket {
   fn drop(&mut self) {
+    // Released first: once closed, the number may be reused at once.
+    release(self.socket.as_raw_fd());
     if self.close_on_drop {
       // SAFETY: the socket is dropped exactly once, here, and never used
       // again: `self` is going away.
@@ -389,10 +398,34 @@ pub fn check_inherited_descriptor(env: Env, fd: i32) -> Result<i32> {
   if guess_inherited(fd).is_none() {
     return Ok(-libc::EINVAL);
   }
-  if node_loop::watches(&env, fd)? {
+  if crate::node_loop::watches(&env, fd)? {
     return Ok(-libc::EEXIST);
   }
   Ok(0)
+}
+
+/// The descriptors of every [`ListenSocket`] in the process. Tokio's
+/// registration cannot stand in for this: the accept loop unregisters its
+/// socket while JavaScript has connections to take.
+static OWNED_DESCRIPTORS: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
+
+/// Records `fd` as a listening socket's; fails with `EEXIST` when another
+/// one already owns it.
+fn claim(fd: RawFd) -> io::Result<()> {
+  let mut owned = OWNED_DESCRIPTORS.lock().unwrap_or_else(|p| p.into_inner());
+  if owned.insert(fd) {
+    Ok(())
+  } else {
+    Err(io::Error::from_raw_os_error(libc::EEXIST))
+  }
+}
+
+/// Forgets `fd` as a listening socket's (before it is closed).
+fn release(fd: RawFd) {
+  OWNED_DESCRIPTORS
+    .lock()
+    .unwrap_or_else(|p| p.into_inner())
+    .remove(&fd);
 }
 
 /// A Unix socket file this process bound, removed when dropped: Node
@@ -403,49 +436,6 @@ struct SocketFile(PathBuf);
 impl Drop for SocketFile {
   fn drop(&mut self) {
     let _ = fs::remove_file(&self.0);
-  }
-}
-
-/// Parses the textual IP address Node resolved (`'::'`, `'127.0.0.1'`,
-/// `'fe80::1%eth0'`) and joins it with `port`. Fails with `EINVAL` on text
-/// that is not an address, as `uv_ip4_addr` / `uv_ip6_addr` do.
-pub fn parse_address(text: &str, port: u16) -> io::Result<SocketAddr> {
-  let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
-  if let Ok(v4) = text.parse::<Ipv4Addr>() {
-    return Ok(SocketAddr::new(IpAddr::V4(v4), port));
-  }
-  let (ip, zone) = match text.split_once('%') {
-    Some((ip, zone)) => (ip, Some(zone)),
-    None => (text, None),
-  };
-  let v6 = ip.parse::<Ipv6Addr>().map_err(|_| invalid())?;
-  let scope_id = match zone {
-    None => 0,
-    Some(zone) => zone
-      .parse::<u32>()
-      .unwrap_or_else(|_| interface_index(zone)),
-  };
-  Ok(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope_id)))
-}
-
-/// Formats an IP address the way Node's `address()` does: the zone of a
-/// scoped IPv6 address follows a `%`.
-pub fn format_ip(address: &SocketAddr) -> String {
-  match address {
-    SocketAddr::V4(v4) => v4.ip().to_string(),
-    SocketAddr::V6(v6) if v6.scope_id() != 0 => {
-      format!("{}%{}", v6.ip(), interface_name(v6.scope_id()))
-    }
-    SocketAddr::V6(v6) => v6.ip().to_string(),
-  }
-}
-
-/// Node's name for an address family.
-pub fn family_name(address: &SocketAddr) -> &'static str {
-  if address.is_ipv4() {
-    "IPv4"
-  } else {
-    "IPv6"
   }
 }
 
@@ -569,102 +559,6 @@ fn refuse_fifo(fd: RawFd) -> io::Error {
     unsafe { libc::close(fd) };
   }
   io::Error::from_raw_os_error(libc::ENOTSOCK)
-}
-
-/// The parts of libuv (which Node exports to addons) that tell what the
-/// running Node does: its version, and the handles its event loop watches.
-mod node_loop {
-  use super::*;
-
-  /// An opaque `uv_handle_t`.
-  #[repr(C)]
-  struct UvHandle {
-    _private: [u8; 0],
-  }
-
-  extern "C" {
-    fn uv_version() -> libc::c_uint;
-    fn uv_walk(
-      event_loop: *mut c_void,
-      visit: unsafe extern "C" fn(*mut UvHandle, *mut c_void),
-      arg: *mut c_void,
-    );
-    fn uv_fileno(handle: *const UvHandle, fd: *mut libc::c_int) -> libc::c_int;
-    fn uv_is_active(handle: *const UvHandle) -> libc::c_int;
-    fn uv_is_closing(handle: *const UvHandle) -> libc::c_int;
-  }
-
-  /// The version of the libuv inside the running Node.
-  pub(super) fn libuv_version() -> u32 {
-    // SAFETY: uv_version takes nothing and only returns a constant.
-    unsafe { uv_version() }
-  }
-
-  /// What the walk looks for, and whether it found it.
-  struct Search {
-    fd: libc::c_int,
-    found: bool,
-  }
-
-  /// Whether Node's event loop of `env` watches `fd`: some handle of it is
-  /// active (listening, reading), not closing, and has that descriptor.
-  /// libuv's own check (`uv__fd_exists`) looks at the loop's watchers,
-  /// which are exactly the descriptors of such handles.
-  pub(super) fn watches(env: &Env, fd: RawFd) -> Result<bool> {
-    let event_loop = env.get_uv_event_loop()?;
-    let mut search = Search { fd, found: false };
-    // SAFETY: the loop is the running environment's own and this is its
-    // thread; the walk calls `visit` synchronously with `search`, which
-    // outlives the call.
-    unsafe {
-      uv_walk(
-        event_loop.cast(),
-        visit,
-        (&mut search as *mut Search).cast(),
-      )
-    };
-    Ok(search.found)
-  }
-
-  /// The walk's visitor: notes a live handle whose descriptor is the one
-  /// searched.
-  unsafe extern "C" fn visit(handle: *mut UvHandle, arg: *mut c_void) {
-    // SAFETY: `arg` is the `Search` that `watches` passed to uv_walk.
-    let search = unsafe { &mut *arg.cast::<Search>() };
-    // SAFETY: uv_walk passes valid handles of the loop; these functions
-    // only read them (uv_fileno fails with EINVAL for kinds without one).
-    unsafe {
-      if uv_is_active(handle) == 0 || uv_is_closing(handle) != 0 {
-        return;
-      }
-      let mut fd: libc::c_int = -1;
-      if uv_fileno(handle, &mut fd) == 0 && fd == search.fd {
-        search.found = true;
-      }
-    }
-  }
-}
-
-/// The index of a network interface by name, or 0 when there is none.
-fn interface_index(name: &str) -> u32 {
-  let Ok(name) = std::ffi::CString::new(name) else {
-    return 0;
-  };
-  // SAFETY: `name` is a valid NUL-terminated string for the whole call.
-  unsafe { libc::if_nametoindex(name.as_ptr()) }
-}
-
-/// The name of a network interface by index, or the index as text.
-fn interface_name(index: u32) -> String {
-  let mut buffer = [0 as libc::c_char; libc::IF_NAMESIZE];
-  // SAFETY: the buffer holds IF_NAMESIZE bytes, as if_indextoname requires.
-  let name = unsafe { libc::if_indextoname(index, buffer.as_mut_ptr()) };
-  if name.is_null() {
-    return index.to_string();
-  }
-  // SAFETY: on success if_indextoname wrote a NUL-terminated name into it.
-  let name = unsafe { std::ffi::CStr::from_ptr(buffer.as_ptr()) };
-  name.to_string_lossy().into_owned()
 }
 
 /// Where a path-bound socket file lives, for tests.
@@ -825,11 +719,28 @@ mod tests {
   }
 
   #[test]
+  fn a_descriptor_is_adopted_once() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let adopted = ListenSocket::adopt(tcp.as_raw_fd()).unwrap();
+    let again = ListenSocket::adopt(tcp.as_raw_fd()).unwrap_err();
+    assert_eq!(again.raw_os_error(), Some(libc::EEXIST));
+    let made =
+      ListenSocket::bind_tcp("127.0.0.1:0".parse().unwrap(), TcpOptions::default()).unwrap();
+    let error = ListenSocket::adopt(made.as_raw_fd()).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EEXIST));
+    adopted.forget_descriptor();
+    // Free again once forgotten (the TcpListener still owns it).
+    ListenSocket::adopt(tcp.as_raw_fd())
+      .unwrap()
+      .forget_descriptor();
+  }
+
+  #[test]
   fn given_back_descriptors_stay_open() {
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let fd = tcp.as_raw_fd();
     let adopted = ListenSocket::adopt(fd).unwrap();
-    assert!(adopted.give_back_if_adopted().is_none());
+    adopted.forget_descriptor();
     // Still open: the TcpListener closes it when dropped.
     // SAFETY: fcntl only reads the descriptor flags.
     assert_ne!(unsafe { libc::fcntl(fd, libc::F_GETFD) }, -1);
@@ -869,17 +780,5 @@ mod tests {
       0
     );
     (ends[0], ends[1])
-  }
-
-  #[test]
-  fn addresses_parse_and_format_like_node() {
-    let any6 = parse_address("::", 80).unwrap();
-    assert_eq!(format_ip(&any6), "::");
-    assert_eq!(family_name(&any6), "IPv6");
-    let v4 = parse_address("127.0.0.1", 0).unwrap();
-    assert_eq!(family_name(&v4), "IPv4");
-    assert!(parse_address("not an address", 0).is_err());
-    let scoped = parse_address("fe80::1%1", 0).unwrap();
-    assert!(matches!(scoped, SocketAddr::V6(v6) if v6.scope_id() == 1));
   }
 }

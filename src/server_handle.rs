@@ -14,12 +14,12 @@ use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
 use crate::accept_loop::{register, AcceptLoop, ConnectionLimit, SharedSocket};
+use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
+use crate::event_bridge::ServerNotice;
 use crate::event_bridge::{Delivery, EventBridge};
-use crate::listen_socket::{
-  family_name, format_ip, parse_address, ListenSocket, PipeNameRules, SocketKind, TcpOptions,
-};
+use crate::listen_socket::{ListenSocket, PipeNameRules, SocketKind, TcpOptions};
 use crate::runtime;
 
 /// How many events JavaScript receives per call at most; a full batch means
@@ -45,7 +45,7 @@ enum HandleState {
   /// Bound or adopted, not yet listening.
   Bound(ListenSocket),
   /// Listening, with its accept loop running.
-  Listening(Listening),
+  Listening(ActiveListener),
   /// Closed for good.
   Closed,
 }
@@ -79,14 +79,15 @@ impl Listener {
   }
 }
 
-/// The parts of a listening handle.
-struct Listening {
+/// A listening handle's state: its listener, the connection limit it
+/// mirrors, and the cleanup hook that stops it at teardown.
+struct ActiveListener {
   listener: Arc<Listener>,
   limit: Arc<ConnectionLimit>,
   cleanup: EnvCleanup,
 }
 
-impl Listening {
+impl ActiveListener {
   /// Stops the listener (see [`Listener::stop`]) and cancels the cleanup
   /// hook that would have stopped it at teardown.
   fn shut_down(self) {
@@ -289,8 +290,11 @@ impl ServerHandle {
   }
 
   /// Takes the next batch of events: descriptor numbers for connections,
-  /// objects for drops and accept errors. Fewer than a full batch means the
-  /// queue is drained and the next event wakes JavaScript again.
+  /// objects for refused connections and accept errors. Fewer than a full
+  /// batch means the queue is drained and the next event wakes JavaScript
+  /// again. Every descriptor taken must be adopted (`adoptConnection`) or
+  /// closed (`closeConnection`); what is neither when the handle closes is
+  /// closed with it.
   #[napi(catch_unwind)]
   pub fn take_events(&self) -> Vec<Delivery> {
     match &self.state {
@@ -298,9 +302,46 @@ impl ServerHandle {
       _ => Vec::new(),
     }
   }
+
+  /// A `net.Socket`'s handle now owns `fd`, a connection taken from this
+  /// handle's events.
+  #[napi(catch_unwind)]
+  pub fn adopt_connection(&self, fd: i32) {
+    if let Some(bridge) = self.bridge() {
+      bridge.adopt(fd);
+    }
+  }
+
+  /// Closes `fd`, a connection taken from this handle's events that no
+  /// socket will adopt. Returns false (closing nothing) for any number this
+  /// handle does not hold: adopted, already closed, or closed with it.
+  #[napi(catch_unwind)]
+  pub fn close_connection(&self, fd: i32) -> bool {
+    self
+      .bridge()
+      .is_some_and(|bridge| bridge.close_connection(fd))
+  }
+
+  /// The addresses of `fd`, a connection this handle holds (for `'drop'`);
+  /// none for any other number.
+  #[napi(catch_unwind)]
+  pub fn describe_connection(&self, fd: i32) -> ServerNotice {
+    match self.bridge() {
+      Some(bridge) => bridge.describe(fd),
+      None => ServerNotice::with_addresses("refused", &Default::default()),
+    }
+  }
 }
 
 impl ServerHandle {
+  /// The bridge of a listening handle.
+  fn bridge(&self) -> Option<&EventBridge> {
+    match &self.state {
+      HandleState::Listening(listening) => Some(&listening.listener.bridge),
+      _ => None,
+    }
+  }
+
   /// The socket, while bound or listening.
   fn socket(&self) -> Option<&ListenSocket> {
     match &self.state {
@@ -339,7 +380,7 @@ fn start_listening(
   socket: ListenSocket,
   backlog: i32,
   onevents: Function<'_, (), ()>,
-) -> Result<std::result::Result<Listening, (HandleState, i32)>> {
+) -> Result<std::result::Result<ActiveListener, (HandleState, i32)>> {
   let runtime = match runtime::get() {
     Ok(runtime) => runtime,
     Err(error) => return Ok(Err((HandleState::Bound(socket), errno_of(&error)))),
@@ -354,12 +395,13 @@ fn start_listening(
   let failed = |socket: Arc<ListenSocket>, errno: i32| {
     // The only other reference was the registration, which is gone.
     let state = match Arc::into_inner(socket) {
-      Some(socket) => match socket.give_back_if_adopted() {
-        // An inherited descriptor that is already watched stays open for
-        // whoever watches it, as Node leaves it when `open` fails.
-        Some(socket) => HandleState::Bound(socket),
-        None => HandleState::Closed,
-      },
+      // An inherited descriptor that is already watched stays open for
+      // whoever watches it, as Node leaves it when `open` fails.
+      Some(socket) if socket.is_adopted() => {
+        socket.forget_descriptor();
+        HandleState::Closed
+      }
+      Some(socket) => HandleState::Bound(socket),
       None => HandleState::Closed,
     };
     Ok(Err((state, errno)))
@@ -392,7 +434,7 @@ fn start_listening(
     EnvCleanup::register(env, move || listener.stop())
   };
   match cleanup {
-    Ok(cleanup) => Ok(Ok(Listening {
+    Ok(cleanup) => Ok(Ok(ActiveListener {
       listener,
       limit,
       cleanup,
