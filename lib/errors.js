@@ -105,10 +105,6 @@ function determineSpecificType(value) {
       const shown = value.length > 28 ? `${value.slice(0, 25)}...` : value;
       return shown.includes("'") ? `type string (${JSON.stringify(shown)})` : `type string ('${shown}')`;
     }
-    default: {
-      const shown = inspect(value, { colors: false });
-      return shown.length > 28 ? `${shown.slice(0, 25)}...` : shown;
-    }
   }
 }
 

@@ -48,13 +48,6 @@ function Server(options, connectionListener) {
     validateNumber(options.highWaterMark, 'options.highWaterMark');
     if (options.highWaterMark < 0) options.highWaterMark = getDefaultHighWaterMark(false);
   }
-  if (nodeMajor >= 22 && options.blockList) {
-    if (!net.BlockList.isBlockList(options.blockList)) {
-      throw errors.invalidArgType('options.blockList', 'net.BlockList', options.blockList, Server);
-    }
-    this.blockList = options.blockList;
-  }
-
   // The same own properties, in the same order, as Node's server.
   this._connections = 0;
   this._handle = null;
@@ -69,6 +62,12 @@ function Server(options, connectionListener) {
   this.keepAlive = Boolean(options.keepAlive);
   this.keepAliveInitialDelay = ~~(options.keepAliveInitialDelay / 1000);
   this.highWaterMark = options.highWaterMark ?? getDefaultHighWaterMark(false);
+  if (nodeMajor >= 22 && options.blockList) {
+    if (!net.BlockList.isBlockList(options.blockList)) {
+      throw errors.invalidArgType('options.blockList', 'net.BlockList', options.blockList, Server);
+    }
+    this.blockList = options.blockList;
+  }
 }
 Object.setPrototypeOf(Server.prototype, EventEmitter.prototype);
 Object.setPrototypeOf(Server, EventEmitter);
