@@ -91,6 +91,18 @@ test('ES modules can import named exports and the default', () => {
   expect(JSON.parse(out)).toEqual({ same: true, instance: true, isIP: 6 });
 });
 
+test("every name the running Node's net exports can be imported by name", () => {
+  const names = Object.keys(net);
+  const source = `
+    import * as rsnet from 'rs-net';
+    console.log(JSON.stringify(${JSON.stringify(names)}.filter((name) => !(name in rsnet))));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', source], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  expect(JSON.parse(out)).toEqual([]);
+});
+
 describe('index.d.ts', () => {
   const tsc = require.resolve('typescript/bin/tsc');
 
@@ -115,8 +127,7 @@ describe('index.d.ts', () => {
 });
 
 // Builds the tarball's own sources with cargo, as `npm install` does for a
-// user. The cargo target directory is shared with this checkout's so that
-// the dependencies are not compiled a second time.
+// user (from scratch, in a temporary target directory it then removes).
 test('the npm tarball installs into another project and builds from source', () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-net-pack-'));
   try {
@@ -148,7 +159,10 @@ test('the npm tarball installs into another project and builds from source', () 
       });`;
     const out = execFileSync(process.execPath, ['-e', check], { cwd: project, encoding: 'utf8' });
     expect(out.trim()).toBe('ok');
-    expect(fs.existsSync(path.join(project, 'node_modules', 'rs-net', 'build', 'rs_net.node'))).toBe(true);
+    const installed = path.join(project, 'node_modules', 'rs-net');
+    expect(fs.existsSync(path.join(installed, 'build', 'rs_net.node'))).toBe(true);
+    // cargo's build files were not left in the user's node_modules.
+    expect(fs.existsSync(path.join(installed, 'target'))).toBe(false);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
