@@ -12,9 +12,18 @@ const path = require('path');
 
 const root = path.join(__dirname, '..');
 const runuser = ['/usr/sbin/runuser', '/sbin/runuser'].find((file) => require('fs').existsSync(file));
-// Needs root (to run a child as `nobody`) and a node binary `nobody` may
-// run (npx's copy of another Node version lives in root's home).
+// Needs root (to run a child as `nobody`), a node binary `nobody` may run
+// (npx's copy of another Node version lives in root's home), and port 80 to
+// be privileged (containers may lower ip_unprivileged_port_start).
+const unprivilegedPortStart = (() => {
+  try {
+    return Number(require('fs').readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+  } catch {
+    return 1024;
+  }
+})();
 const canDropPrivileges =
+  unprivilegedPortStart > 80 &&
   process.getuid?.() === 0 &&
   runuser !== undefined &&
   spawnSync(runuser, ['-u', 'nobody', '--', process.execPath, '-e', '0'], { cwd: os.tmpdir() }).status === 0;

@@ -10,24 +10,14 @@ const {
   probeTurns,
   recordListen2,
   shutdown,
-  tempDir,
+  inTemporaryWorkingDirectory,
   waitSettled,
   watchedServer,
 } = require('./helpers/listen-scenario');
 
 // Relative Unix socket paths ('./rel.sock', and '-1', which is a path) are
 // bound in this directory, made the working directory for the file.
-let temp;
-let originalCwd;
-beforeAll(() => {
-  temp = tempDir();
-  originalCwd = process.cwd();
-  process.chdir(temp.dir);
-});
-afterAll(() => {
-  process.chdir(originalCwd);
-  temp.remove();
-});
+inTemporaryWorkingDirectory();
 
 /**
  * One listen() call: `makeArgs(cb)` builds the arguments, `cb` being a

@@ -7,7 +7,13 @@
 // and never bring the process down.
 
 const { expectParity, nodeMajor, runBoth } = require('./helpers/parity');
-const { callListen, shutdown, tempDir, waitSettled, watchedServer } = require('./helpers/listen-scenario');
+const {
+  callListen,
+  inTemporaryWorkingDirectory,
+  shutdown,
+  waitSettled,
+  watchedServer,
+} = require('./helpers/listen-scenario');
 const {
   convertible,
   label,
@@ -21,17 +27,7 @@ const {
 
 // Strings that are not numbers are Unix socket paths, bound relative to the
 // working directory: a temporary one for this file.
-let temp;
-let originalCwd;
-beforeAll(() => {
-  temp = tempDir();
-  originalCwd = process.cwd();
-  process.chdir(temp.dir);
-});
-afterAll(() => {
-  process.chdir(originalCwd);
-  temp.remove();
-});
+inTemporaryWorkingDirectory();
 
 /**
  * listen(...makeArgs(log)) on a fresh server: records the return or the

@@ -23,6 +23,25 @@ function tempDir(prefix = 'rs-net-listen-') {
   };
 }
 
+/**
+ * Makes a temporary directory the working directory for the test file's
+ * duration (relative Unix socket paths are bound there), with Jest's
+ * beforeAll/afterAll; returns the directory's helper.
+ */
+function inTemporaryWorkingDirectory() {
+  const temp = tempDir();
+  let originalCwd;
+  beforeAll(() => {
+    originalCwd = process.cwd();
+    process.chdir(temp.dir);
+  });
+  afterAll(() => {
+    process.chdir(originalCwd);
+    temp.remove();
+  });
+  return temp;
+}
+
 // Outcomes ('listening' or 'error') a watched server had and no one waited for.
 const kOutcomes = Symbol('kOutcomes');
 const kWaiter = Symbol('kWaiter');
@@ -127,6 +146,7 @@ function modeOf(file) {
 module.exports = {
   LIVENESS_MS,
   callListen,
+  inTemporaryWorkingDirectory,
   modeOf,
   probeTurns,
   recordListen2,
