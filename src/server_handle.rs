@@ -17,8 +17,7 @@ use crate::accept_loop::{register, AcceptLoop, ConnectionLimit, SharedSocket};
 use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
-use crate::event_bridge::ServerNotice;
-use crate::event_bridge::{Delivery, EventBridge};
+use crate::event_bridge::{Delivery, EventBridge, ServerNotice};
 use crate::listen_socket::{ListenSocket, PipeNameRules, SocketKind, TcpOptions};
 use crate::runtime;
 
