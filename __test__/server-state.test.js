@@ -66,7 +66,9 @@ describe('address()', () => {
 
 test("'listening' is an enumerable accessor on the prototype", async () => {
   await expectParity(async (net, observe) => {
-    const descriptor = Object.getOwnPropertyDescriptor(net.Server.prototype, 'listening');
+    let prototype = net.Server.prototype;
+    while (!Object.hasOwn(prototype, 'listening')) prototype = Object.getPrototypeOf(prototype);
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, 'listening');
     observe('descriptor', {
       get: typeof descriptor.get,
       set: typeof descriptor.set,

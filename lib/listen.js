@@ -5,18 +5,23 @@
 // binding is synchronous when no host is given, a host is resolved with
 // dns.lookup first, and 'listening' / 'error' are emitted on process.nextTick.
 
-const fs = require('fs');
 const dc = require('diagnostics_channel');
 const { addAbortListener } = require('events');
-const net = require('net');
-const { isProxy } = require('util').types;
 
 const binding = require('../binding');
 const errors = require('./errors');
-const { acceptEvents, kHandleKind, kOwner, startAccepting } = require('./connections');
+const { onconnection } = require('./connections');
+const internals = require('./node-internals');
+const {
+  attachToNodeHandle,
+  createListeningHandle,
+  hasListener,
+  nativeListener,
+} = require('./listening-handle');
 const { nodeMajor } = require('./node-version');
 
-const { ServerHandle, checkInheritedDescriptor, normalizeListenArgs } = binding;
+const { checkInheritedDescriptor, normalizeListenArgs } = binding;
+const { asyncIdSymbol, boundSocket: boundSocketInternals, handles, isNodeHandle } = internals;
 
 // libuv's bind flags, as Node passes them around.
 const IPV6_ONLY = 1;
@@ -25,17 +30,14 @@ const REUSE_PORT = 2;
 // Node traces listen() on this channel; so does rs-net, at the same points.
 const listenChannel = dc.tracingChannel('net.server.listen');
 
-// A Node handle this server took a socket from (a net.BoundSocket's): it is
-// closed with the server, which for a Unix socket also removes its file.
-const kAdoptedNodeHandle = Symbol('kAdoptedNodeHandle');
-// A Node handle object passed to listen(), whose descriptor is duplicated
-// (and the object closed) rather than taken over.
-const kDescriptorOwner = Symbol('kDescriptorOwner');
-
 // Node converts with its own copy of Number; this one is taken before user
 // code could replace the global.
 const toNumber = Number;
 
+// The Node handle whose descriptor `listen(handle)` was given.
+const kDescriptorSource = Symbol('kDescriptorSource');
+
+let cluster;
 let dns;
 
 /** `server.listen(...)`: every form Node documents. */
@@ -59,6 +61,7 @@ function listen(...args) {
     },
     (options) => addServerAbortSignalOption(this, options),
     boundSocketInternals?.BoundSocket,
+    handles().TCP,
     toNumber,
   );
 
@@ -69,18 +72,33 @@ function listen(...args) {
       adoptBoundSocket(this, plan.bound, plan.backlog);
       return this;
     case 'handle':
+      // A TCP handle: listened on as it is, as Node does.
       this._handle = plan.handle;
-      listenInCluster(this, null, -1, -1, plan.backlog);
+      this[asyncIdSymbol] = this._handle.getAsyncId();
+      listenInCluster(this, null, -1, -1, plan.backlog, undefined, true);
       return this;
     case 'fd':
-      listenOnDescriptor(this, plan);
+      // A Node handle that is not a TCP one (a Pipe) is taken by its
+      // descriptor, as Node takes it; rs-net takes a duplicate, leaving the
+      // handle its own descriptor.
+      this[kDescriptorSource] = isNodeHandle(plan.source) ? plan.source : undefined;
+      listenInCluster(this, null, null, null, plan.backlog, plan.fd);
       return this;
     case 'tcp': {
       const flags = (plan.ipv6Only ? IPV6_ONLY : 0) | (plan.reusePort ? REUSE_PORT : 0);
       if (plan.host !== undefined) {
-        lookupAndListen(this, plan.port, plan.host, plan.backlog, flags);
+        lookupAndListen(this, plan.port, plan.host, plan.backlog, plan.exclusive, flags);
       } else {
-        listenInCluster(this, null, plan.port, 4, plan.backlog, undefined, unhostedFlags(flags));
+        listenInCluster(
+          this,
+          null,
+          plan.port,
+          4,
+          plan.backlog,
+          undefined,
+          plan.exclusive,
+          unhostedFlags(flags),
+        );
       }
       return this;
     }
@@ -142,84 +160,34 @@ function validateAbortSignal(signal, name) {
   }
 }
 
-// Node 24's net.BoundSocket hands its socket over through internal symbols,
-// found by their descriptions (without them, BoundSocket is not adopted and
-// listen() treats it as Node before BoundSocket would).
-const boundSocketInternals = (() => {
-  const { BoundSocket } = net;
-  if (typeof BoundSocket !== 'function') return undefined;
-  const symbols = Object.getOwnPropertySymbols(BoundSocket.prototype);
-  const consume = symbols.find((symbol) => symbol.description === 'kBoundSocketConsume');
-  const path = symbols.find((symbol) => symbol.description === 'kBoundSocketPath');
-  if (consume === undefined || path === undefined) return undefined;
-  return { BoundSocket, consume, path };
-})();
-
-// listen(boundSocket) or listen({ handle: boundSocket }): take over the bound
-// socket. Like Node, this consumes the BoundSocket (its methods then throw
-// ERR_SOCKET_HANDLE_ADOPTED), and a second adoption throws that from here.
+// listen(boundSocket) or listen({ handle: boundSocket }) on Node 24: the
+// server takes the BoundSocket's handle, which then belongs to it (the
+// BoundSocket's methods throw ERR_SOCKET_HANDLE_ADOPTED, and adopting it
+// again throws that from here).
 function adoptBoundSocket(self, bound, backlog) {
   const boundPath = bound[boundSocketInternals.path];
-  const nodeHandle = bound[boundSocketInternals.consume]();
-  const handle = new ServerHandle();
-  // Our own duplicate of the socket; Node's handle keeps the original until
-  // the server closes, so that closing it then removes a Unix socket file.
-  const err = handle.open(nodeHandle.fd, true);
+  self._handle = bound[boundSocketInternals.consume]();
   if (boundPath !== undefined) self._pipeName = boundPath;
+  self[asyncIdSymbol] = self._handle.getAsyncId();
   self._listeningId++;
-  if (err) {
-    nodeHandle.close();
-    const error = errors.exceptionWithHostPort(err, 'listen', null, -1, adoptBoundSocket);
-    process.nextTick(emitErrorNT, self, error);
-    return;
-  }
-  self._handle = handle;
-  self[kAdoptedNodeHandle] = nodeHandle;
-  listenInCluster(self, null, -1, -1, backlog);
-}
-
-/** Closes the Node handle a server took its socket from, if any. */
-function releaseAdoptedNodeHandle(self) {
-  const nodeHandle = self[kAdoptedNodeHandle];
-  if (nodeHandle === undefined) return;
-  self[kAdoptedNodeHandle] = undefined;
-  nodeHandle.close();
-}
-
-// listen({ fd }) or listen(handleOfAnotherKind): a descriptor to adopt.
-function listenOnDescriptor(self, plan) {
-  const { fd, source } = plan;
-  // A Node handle object (say a TCP handle received over IPC) keeps owning
-  // its descriptor; take a duplicate and close the object, so that the
-  // socket is ours alone, as Node's own adoption of a handle makes it.
-  if (isNodeHandle(source)) self[kDescriptorOwner] = source;
-  listenInCluster(self, null, null, null, plan.backlog, fd);
-}
-
-// Whether `value` is one of Node's own TCP or Pipe handle objects. Decided
-// without reading any property through getters or Proxy traps, which Node
-// would not read.
-function isNodeHandle(value) {
-  if (isProxy(value)) return false;
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype === null || isProxy(prototype)) return false;
-  const constructor = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value;
-  if (typeof constructor !== 'function' || isProxy(constructor)) return false;
-  const name = Object.getOwnPropertyDescriptor(constructor, 'name')?.value;
-  return (name === 'TCP' || name === 'Pipe') && 'getAsyncId' in prototype;
+  listenInCluster(self, null, -1, -1, backlog, undefined, true);
 }
 
 function listenOnPipe(self, plan) {
   const pipeName = (self._pipeName = plan.path);
-  listenInCluster(self, pipeName, -1, -1, plan.backlog);
+  // What Node passes on to a cluster primary (read once, by the normalizer).
+  const modes = { readableAll: plan.readableAll, writableAll: plan.writableAll };
+  listenInCluster(self, pipeName, -1, -1, plan.backlog, undefined, plan.exclusive, undefined, modes);
   if (!self._handle) {
-    // Failed; the error is emitted on the next tick.
+    // Failed (the error is emitted on the next tick), or a cluster worker
+    // that asked its primary.
     return;
   }
   const readable = plan.options.readableAll === true;
   const writable = plan.options.writableAll === true;
-  if (readable || writable) {
-    const err = self._handle.grantAccess(readable, writable);
+  const native = nativeListener(self._handle);
+  if ((readable || writable) && native !== undefined) {
+    const err = native.grantAccess(readable, writable);
     if (err) {
       self._handle.close();
       self._handle = null;
@@ -228,7 +196,7 @@ function listenOnPipe(self, plan) {
   }
 }
 
-function lookupAndListen(self, port, address, backlog, flags) {
+function lookupAndListen(self, port, address, backlog, exclusive, flags) {
   dns ??= require('dns');
   const listeningId = self._listeningId;
   if (nodeMajor >= 22) {
@@ -239,7 +207,7 @@ function lookupAndListen(self, port, address, backlog, flags) {
       } else {
         const chosen = firstNonLinkLocal(addresses);
         const family = chosen?.family || 4;
-        listenInCluster(self, chosen.address, port, family, backlog, undefined, flags);
+        listenInCluster(self, chosen.address, port, family, backlog, undefined, exclusive, flags);
       }
     });
   } else {
@@ -248,7 +216,7 @@ function lookupAndListen(self, port, address, backlog, flags) {
       if (err) {
         self.emit('error', err);
       } else {
-        listenInCluster(self, ip, port, ip ? addressType : 4, backlog, undefined, flags);
+        listenInCluster(self, ip, port, ip ? addressType : 4, backlog, undefined, exclusive, flags);
       }
     });
   }
@@ -268,11 +236,53 @@ function isIpv6LinkLocal(ip) {
   return (first & 0xffc0) === 0xfe80;
 }
 
-// Where Node would ask a cluster primary for a handle; rs-net servers always
-// listen on their own socket, through `server._listen2` as Node calls it
-// (code that wraps _listen2 sees the same six arguments).
-function listenInCluster(server, address, port, addressType, backlog, fd, flags) {
-  server._listen2(address, port, addressType, backlog, fd, flags);
+// In a cluster worker (unless exclusive), the socket comes from the
+// primary, as for Node's servers: a handle the worker accepts on (under
+// SCHED_NONE) or one through which the primary hands connections over
+// (round-robin). Everywhere else the server makes its own, through
+// `server._listen2` as Node calls it (code that wraps _listen2 sees the
+// same six arguments).
+function listenInCluster(server, address, port, addressType, backlog, fd, exclusive, flags, options) {
+  cluster ??= require('cluster');
+  if (cluster.isPrimary || exclusive) {
+    server._listen2(address, port, addressType, backlog, fd, flags);
+    return;
+  }
+  const query = {
+    address,
+    port,
+    addressType,
+    fd,
+    flags,
+    backlog,
+    ...(nodeMajor >= 22 ? options : undefined),
+  };
+  const listeningId = server._listeningId;
+  cluster._getServer(server, query, function listenOnPrimaryHandle(err, handle) {
+    if (listeningId !== server._listeningId) {
+      handle.close();
+      return;
+    }
+    err = checkBindError(err, port, handle);
+    if (err) {
+      server.emit('error', errors.exceptionWithHostPort(err, 'bind', address, port, listenOnPrimaryHandle));
+      return;
+    }
+    if (nodeMajor >= 22 && server._handle) server._handle.close();
+    server._handle = handle;
+    server._listen2(address, port, addressType, backlog, fd, flags);
+  });
+}
+
+// A primary's bind can fail late: a handle bound to another port than the
+// one asked for means the port was taken (Node's check, for TCP only).
+function checkBindError(err, port, handle) {
+  if (err === 0 && port > 0 && handle.getsockname) {
+    const out = {};
+    err = handle.getsockname(out);
+    if (err === 0 && port !== out.port) err = -98; // EADDRINUSE
+  }
+  return err;
 }
 
 /**
@@ -281,8 +291,8 @@ function listenInCluster(server, address, port, addressType, backlog, fd, flags)
  * also exposes as `server._listen2`.
  */
 function setupListenHandle(address, port, addressType, backlog, fd, flags) {
-  const descriptorOwner = this[kDescriptorOwner];
-  this[kDescriptorOwner] = undefined;
+  const descriptorSource = this[kDescriptorSource];
+  this[kDescriptorSource] = undefined;
   if (!this._handle) {
     let rval = null;
     // No address: try IPv6 '::' (dual-stack) first, IPv4 when IPv6 fails.
@@ -297,7 +307,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
         addressType = 6;
       }
     }
-    if (rval === null) rval = createServerHandle(address, port, addressType, fd, flags, descriptorOwner);
+    if (rval === null) rval = createServerHandle(address, port, addressType, fd, flags, descriptorSource);
 
     if (typeof rval === 'number') {
       const error = errors.exceptionWithHostPort(rval, 'listen', address, port, setupListenHandle);
@@ -308,22 +318,25 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
     this._handle = rval;
   }
 
-  const handle = this._handle;
-  handle[kOwner] = this;
-  // Remembered for address(), which tells TCP from pipes even once the
-  // handle is closed (by another server sharing it).
-  handle[kHandleKind] ??= handle.kind;
-  const err = handle.listen(backlog || 511, () => acceptEvents(handle));
+  // One of Node's handles from elsewhere (a cluster primary's under
+  // SCHED_NONE, a TCP handle passed to listen(), a BoundSocket's, another
+  // Node server's): rs-net accepts on it. Anything else (a cluster worker's
+  // round-robin handle) is listened on as Node would.
+  let err = 0;
+  if (isNodeHandle(this._handle) && !hasListener(this._handle)) err = attachToNodeHandle(this._handle);
+
+  if (typeof this._handle.getAsyncId === 'function') this[asyncIdSymbol] = this._handle.getAsyncId();
+  this._handle.onconnection = onconnection;
+  this._handle[handles().ownerSymbol] = this;
+  if (!err) err = this._handle.listen(backlog || 511);
   if (err) {
     const error = errors.exceptionWithHostPort(err, 'listen', address, port, setupListenHandle);
-    handle.close();
-    releaseAdoptedNodeHandle(this);
+    this._handle.close();
     this._handle = null;
     if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
     process.nextTick(emitErrorNT, this, error);
     return;
   }
-  startAccepting(this, handle);
 
   if (listenChannel.asyncEnd.hasSubscribers) listenChannel.asyncEnd.publish({ server: this });
 
@@ -335,48 +348,26 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   process.nextTick(emitListeningNT, this);
 }
 
-// Returns a bound ServerHandle, or a negative errno.
-function createServerHandle(address, port, addressType, fd, flags, descriptorOwner) {
-  const handle = new ServerHandle();
-  let err;
+// Returns a bound listening handle, or a negative errno.
+function createServerHandle(address, port, addressType, fd, flags, descriptorSource) {
   if (typeof fd === 'number' && fd >= 0) {
     if (!Number.isInteger(fd) || fd > 0x7fffffff) return -22; // EINVAL, as Node
-    if (descriptorOwner === undefined) {
-      // Not a socket Node would open, or one Node's own loop watches.
-      err = checkInheritedDescriptor(fd);
-      if (err) return err;
-    }
-    err = handle.open(fd, descriptorOwner !== undefined);
+    // Not a socket Node would open, or one Node's own loop watches (a
+    // listening Node server's; rs-net's own refuse with EEXIST natively).
+    const err = checkInheritedDescriptor(fd);
     if (err) return err;
-    if (descriptorOwner !== undefined) closeNodeHandle(descriptorOwner, fd);
-    return handle;
+    // An inherited descriptor becomes the server's, as with Node; one that
+    // a Node handle owns stays its.
+    const duplicate = descriptorSource !== undefined;
+    return createListeningHandle((native) => native.open(fd, duplicate));
   }
   if (port === -1 && addressType === -1) {
-    err = handle.bindPipe(`${address}`);
-  } else {
-    // setupListenHandle always passes an address (trying '::' first).
-    const ipv6Only = (flags & IPV6_ONLY) !== 0;
-    const reusePort = (flags & REUSE_PORT) !== 0;
-    if (addressType === 6) {
-      err = handle.bindTcp(address, port, ipv6Only, reusePort);
-    } else {
-      err = handle.bindTcp(address, port, false, reusePort);
-    }
+    return createListeningHandle((native) => native.bindPipe(`${address}`));
   }
-  if (err) {
-    handle.close();
-    return err;
-  }
-  return handle;
-}
-
-// Closes a Node handle whose descriptor rs-net duplicated.
-function closeNodeHandle(owner, fd) {
-  try {
-    owner.close();
-  } catch {
-    fs.closeSync(fd);
-  }
+  // setupListenHandle always passes an address (trying '::' first).
+  const ipv6Only = addressType === 6 && (flags & IPV6_ONLY) !== 0;
+  const reusePort = (flags & REUSE_PORT) !== 0;
+  return createListeningHandle((native) => native.bindTcp(address, port, ipv6Only, reusePort));
 }
 
 function emitErrorNT(self, err) {
@@ -388,4 +379,4 @@ function emitListeningNT(self) {
   if (self._handle) self.emit('listening');
 }
 
-module.exports = { listen, releaseAdoptedNodeHandle, setupListenHandle };
+module.exports = { listen, setupListenHandle };

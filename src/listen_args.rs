@@ -13,17 +13,15 @@
 //! code and the received value, and JavaScript renders the message the way
 //! Node does (with `util.inspect`), in the caller's realm.
 
-use napi::bindgen_prelude::{Function, JavaScriptClassExt, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
-
-use crate::server_handle::ServerHandle;
 
 /// What `listen()` was asked to listen on.
 enum ListenTarget<'env> {
   /// A `net.BoundSocket` (newer Node 24 releases): adopt its bound socket.
   BoundSocket(Unknown<'env>),
-  /// Another rs-net server's handle (or the server itself): adopt it.
+  /// A TCP handle (`options._handle`, `options.handle` or `options`).
   Handle(Unknown<'env>),
   /// A descriptor: `{ fd }`, or a handle object that carries one.
   Descriptor {
@@ -92,6 +90,8 @@ struct ListenHooks<'a, 'env> {
   on_signal: &'a Function<'env, Object<'env>, Unknown<'env>>,
   /// `net.BoundSocket` on the Node versions that have it.
   bound_socket_class: Option<&'a Unknown<'env>>,
+  /// Node's `TCP` handle class: `listen(tcpHandle)` adopts the handle.
+  tcp_class: &'a Unknown<'env>,
   /// JavaScript's own `Number` function, which Node converts with.
   number: &'a Function<'env, Unknown<'env>, f64>,
 }
@@ -104,7 +104,8 @@ struct ListenHooks<'a, 'env> {
 /// handle and flag options are read); `on_signal(options)` is called where
 /// Node handles `options.signal`, when it is not `undefined`.
 /// `bound_socket_class` is `net.BoundSocket` where Node has it (its
-/// instances are adopted first), else `undefined`. `number` is the
+/// instances are adopted first), else `undefined`. `tcp_class` is Node's
+/// `TCP` handle class (a handle of it is adopted as it is). `number` is the
 /// `Number` function (as it was when rs-net loaded: Node uses its own
 /// untouchable copy). Returns a plain object:
 /// `{ kind: 'bound' | 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
@@ -116,6 +117,7 @@ pub fn normalize_listen_args<'env>(
   on_commit: Function<'env, (), Unknown<'env>>,
   on_signal: Function<'env, Object<'env>, Unknown<'env>>,
   bound_socket_class: Unknown<'env>,
+  tcp_class: Unknown<'env>,
   number: Function<'env, Unknown<'env>, f64>,
 ) -> Result<Object<'env>> {
   let node_major = env.get_node_version()?.major;
@@ -125,6 +127,7 @@ pub fn normalize_listen_args<'env>(
     on_commit: &on_commit,
     on_signal: &on_signal,
     bound_socket_class: class_given.then_some(&bound_socket_class),
+    tcp_class: &tcp_class,
     number: &number,
   };
   let decision = decide(env, &args, node_major, &hooks)?;
@@ -143,6 +146,7 @@ fn decide<'env>(
     on_commit,
     on_signal,
     bound_socket_class,
+    tcp_class,
     number,
   } = *hooks;
   let count = args.get_array_length_unchecked()?;
@@ -227,7 +231,9 @@ fn decide<'env>(
   let reuse_port = strictly_true(&get(&options, "reusePort")?)?;
   on_commit.call(())?;
 
-  if ServerHandle::instance_of(env, &options)? {
+  // `options instanceof TCP`: a TCP handle is listened on as it is (a Pipe
+  // handle is not one, and is taken by its descriptor below, as Node does).
+  if options.instanceof(*tcp_class)? {
     return Ok(ListenDecision::Listen {
       target: ListenTarget::Handle(options.to_unknown()),
       backlog: Backlog::FromArgs(backlog_from_args),

@@ -256,20 +256,6 @@ impl ListenSocket {
     self.adopted
   }
 
-  /// Stops the socket listening at once (`shutdown(2)`): pending and new
-  /// connections are refused and the port can be bound again, as after
-  /// Node's close, even while the accept loop still holds the descriptor.
-  /// Only for sockets made here: an inherited socket may be shared with
-  /// another process (systemd keeps its own), which this would affect too.
-  pub fn stop_listening(&self) {
-    if !self.adopted {
-      // SAFETY: the descriptor is open for as long as `self`; shutdown
-      // only changes the socket's state. Its error (ENOTCONN for a socket
-      // that never listened) changes nothing and is ignored.
-      unsafe { libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR) };
-    }
-  }
-
   /// Removes the Unix socket file this socket was bound to (if any) now.
   pub fn remove_socket_file(&self) {
     let file = self
@@ -411,7 +397,7 @@ static OWNED_DESCRIPTORS: Mutex<BTreeSet<RawFd>> = Mutex::new(BTreeSet::new());
 
 /// Records `fd` as a listening socket's; fails with `EEXIST` when another
 /// one already owns it.
-fn claim(fd: RawFd) -> io::Result<()> {
+pub fn claim(fd: RawFd) -> io::Result<()> {
   let mut owned = OWNED_DESCRIPTORS.lock().unwrap_or_else(|p| p.into_inner());
   if owned.insert(fd) {
     Ok(())
@@ -421,7 +407,7 @@ fn claim(fd: RawFd) -> io::Result<()> {
 }
 
 /// Forgets `fd` as a listening socket's (before it is closed).
-fn release(fd: RawFd) {
+pub fn release(fd: RawFd) {
   OWNED_DESCRIPTORS
     .lock()
     .unwrap_or_else(|p| p.into_inner())

@@ -18,7 +18,7 @@ use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{Delivery, EventBridge, ServerNotice};
-use crate::listen_socket::{ListenSocket, PipeNameRules, SocketKind, TcpOptions};
+use crate::listen_socket::{claim, release, ListenSocket, PipeNameRules, SocketKind, TcpOptions};
 use crate::runtime;
 
 /// How many events JavaScript receives per call at most; a full batch means
@@ -58,22 +58,14 @@ struct Listener {
 }
 
 impl Listener {
-  /// Stops accepting, closes queued connections, removes the socket file,
-  /// and stops the socket listening at once (as Node's close does). The
-  /// accept loop lets go of the descriptor on its own thread a moment
-  /// later; an inherited descriptor, which others may share, is instead
-  /// waited for, so that it is closed when this returns.
+  /// Stops accepting, closes queued connections and removes the socket
+  /// file, and waits until the accept loop has let go of its descriptor,
+  /// which is closed when this returns. The socket itself is never shut
+  /// down: other descriptors of it (the Node handle's, a child process's)
+  /// keep it listening until they are closed too, as with Node.
   fn stop(&self) {
-    // The loop is told first, so that the wake-up shutdown(2) causes finds
-    // it stopping rather than accepting; nothing it still sends arrives.
-    if self.socket.is_adopted() {
-      self.accept.stop_and_wait();
-      self.bridge.close();
-    } else {
-      self.accept.stop();
-      self.bridge.close();
-      self.socket.stop_listening();
-    }
+    self.accept.stop_and_wait();
+    self.bridge.close();
     self.socket.remove_socket_file();
   }
 }
@@ -99,6 +91,10 @@ impl ActiveListener {
 #[napi]
 pub struct ServerHandle {
   state: HandleState,
+  /// The duplicate handed to JavaScript's Node handle, recorded as a
+  /// listening socket's so that `listen({ fd })` on it fails with `EEXIST`
+  /// (the Node handle owns and closes it; it is forgotten here on close).
+  public_descriptor: Option<std::os::fd::RawFd>,
 }
 
 impl Default for ServerHandle {
@@ -114,6 +110,7 @@ impl ServerHandle {
   pub fn new() -> Self {
     Self {
       state: HandleState::Empty,
+      public_descriptor: None,
     }
   }
 
@@ -205,6 +202,31 @@ impl ServerHandle {
     }
   }
 
+  /// A new close-on-exec descriptor of this handle's socket, for the Node
+  /// handle that stands for it in JavaScript (which owns and closes it);
+  /// or a negative errno (`EBADF` before binding and after closing, `EEXIST`
+  /// when this handle already gave one out).
+  #[napi(catch_unwind)]
+  pub fn duplicate(&mut self) -> i32 {
+    use std::os::fd::AsRawFd;
+    if self.public_descriptor.is_some() {
+      return -libc::EEXIST;
+    }
+    let Some(socket) = self.socket() else {
+      return -libc::EBADF;
+    };
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor, which `socket`
+    // keeps open, and returns a new one that the caller owns.
+    let duplicate = unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+    if duplicate < 0 {
+      return errno_of(&std::io::Error::last_os_error());
+    }
+    // A fresh number, not yet anyone's.
+    let _ = claim(duplicate);
+    self.public_descriptor = Some(duplicate);
+    duplicate
+  }
+
   /// `'tcp'` or `'pipe'` once bound or adopted; `null` before and after.
   #[napi(getter, catch_unwind)]
   pub fn kind(&self) -> Option<&'static str> {
@@ -251,6 +273,9 @@ impl ServerHandle {
   /// this handle created). Connections already delivered stay open.
   #[napi(catch_unwind)]
   pub fn close(&mut self) {
+    if let Some(fd) = self.public_descriptor.take() {
+      release(fd);
+    }
     match std::mem::replace(&mut self.state, HandleState::Closed) {
       HandleState::Listening(listening) => listening.shut_down(),
       HandleState::Bound(socket) => drop(socket),

@@ -1,0 +1,269 @@
+'use strict';
+
+// A server's `_handle`: one of Node's own TCP or Pipe handles, as Node's
+// server has, standing for a socket that rs-net's native listener accepts
+// on. The Node handle holds a descriptor of the socket (so getsockname, fd,
+// hasRef, process.getActiveResourcesInfo(), child.send(server) and cluster
+// all work as with Node) but libuv never listens on it; its listen, close,
+// ref and unref also drive the native listener, whose own duplicate of the
+// descriptor the accept loop uses. Connections arrive here from the native
+// side and go through `handle.onconnection(err, clientHandle)`, exactly as
+// libuv calls it for Node's handles, whoever set that function.
+
+const { AsyncResource } = require('async_hooks');
+const dc = require('diagnostics_channel');
+const fs = require('fs');
+
+const binding = require('../binding');
+const errors = require('./errors');
+const internals = require('./node-internals');
+
+const { BATCH_SIZE, ServerHandle } = binding;
+const { SERVER, SOCKET, handles, runNextTicks } = internals;
+
+// The native ServerHandle behind a Node handle.
+const kNative = Symbol('kNative');
+// The async resource 'connection' runs in (see `topLevel`).
+const kServerResource = Symbol('kServerResource');
+// The Node handle's own methods, which the listener's versions call on.
+const kNodeMethods = Symbol('kNodeMethods');
+
+// rs-net's channel: one message per batch of events handed to JavaScript
+// ({ server, size, pulled }), so tools (and tests) can see how many
+// connections each wake-up of the JavaScript thread carried.
+const batchChannel = dc.channel('rs-net.server.batch');
+
+// Async context, as Node's server has it: 'connection' (and what its
+// listeners schedule) runs in the context the server started listening in,
+// as Node runs it in its listening handle's; each connection's handle is
+// made in the top-level context, as libuv's accept callback makes Node's,
+// so the socket's I/O callbacks do not inherit the listener's context
+// (AsyncLocalStorage stores, for one). This resource is that top level. It
+// keeps nothing alive, and says so to tools that ask (hasRef), as Jest's
+// open-handle detection does.
+class AcceptContext extends AsyncResource {
+  hasRef() {
+    return false;
+  }
+}
+const topLevel = new AcceptContext('RSNET_ACCEPT');
+
+/**
+ * Makes a Node handle of the native handle's kind over `fd` (which it then
+ * owns), or returns a negative errno (the descriptor is closed then).
+ */
+function newNodeHandle(kind, fd) {
+  const { TCP, Pipe } = handles();
+  const Handle = kind === 'pipe' ? Pipe : TCP;
+  const handle = new Handle(SERVER);
+  const err = handle.open(fd);
+  if (err) {
+    handle.close();
+    fs.closeSync(fd);
+    return err;
+  }
+  return handle;
+}
+
+/**
+ * Puts the native listener `native` (bound or adopted, not yet listening)
+ * behind `handle`, one of Node's TCP or Pipe handles on the same socket.
+ */
+function attachListener(handle, native) {
+  handle[kNative] = native;
+  // The methods the handle had: its class's, or a cluster worker's
+  // wrappers of them, which the listener's versions go on to call.
+  handle[kNodeMethods] = { close: handle.close, ref: handle.ref, unref: handle.unref };
+  for (const [name, method] of Object.entries(listenerMethods)) {
+    Object.defineProperty(handle, name, {
+      value: method,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  return handle;
+}
+
+/** A listening handle whose socket rs-net accepts on. */
+function hasListener(handle) {
+  return handle != null && typeof handle === 'object' && kNative in handle;
+}
+
+const listenerMethods = {
+  // Starts (or, on a handle that already listens, re-applies the backlog
+  // of) the native listener. Returns 0 or a negative errno, as Node's.
+  listen(backlog) {
+    const native = this[kNative];
+    if (native === undefined) return -9; // EBADF: closed
+    const err = native.listen(backlog, () => acceptEvents(this));
+    if (err === 0 && this[kServerResource] === undefined) {
+      const type = this instanceof handles().Pipe ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP';
+      this[kServerResource] = new AsyncResource(type);
+    }
+    return err;
+  },
+  close(cb) {
+    stopListener(this);
+    return this[kNodeMethods].close.call(this, cb);
+  },
+  ref() {
+    this[kNative]?.ref();
+    return this[kNodeMethods].ref.call(this);
+  },
+  unref() {
+    this[kNative]?.unref();
+    return this[kNodeMethods].unref.call(this);
+  },
+};
+
+// Stops the native listener (its queued connections are closed) and
+// releases what it held; the Node handle's own close follows.
+function stopListener(handle) {
+  const native = handle[kNative];
+  if (native === undefined) return;
+  handle[kNative] = undefined;
+  native.close();
+  const resource = handle[kServerResource];
+  if (resource !== undefined) {
+    handle[kServerResource] = undefined;
+    resource.emitDestroy();
+  }
+}
+
+/**
+ * Called (through the threadsafe function, without arguments) when events
+ * are waiting, and on later turns while a full batch suggests more. The
+ * events are taken here rather than passed along, so that a wake-up that
+ * never reaches JavaScript (its environment is going away) leaves them with
+ * the native queue, which closes their descriptors.
+ */
+function acceptEvents(handle, pulled = false) {
+  const native = handle[kNative];
+  if (native === undefined) return;
+  const batch = native.takeEvents();
+  if (batchChannel.hasSubscribers) {
+    batchChannel.publish({ server: handle[handles().ownerSymbol], size: batch.length, pulled });
+  }
+  deliver(handle, native, batch, 0);
+}
+
+// Node delivers each accepted connection in its own callback from libuv,
+// and runs process.nextTick callbacks and microtasks after each one. A batch
+// does the same between its events (outside any async scope, as Node runs
+// them), so what a 'connection' listener schedules runs before the next
+// connection, as with Node's server.
+function deliver(handle, native, batch, start) {
+  let index = start;
+  // Whether the exception, if any, came from an event's listeners (that
+  // event was delivered) or from the ticks before it (it was not).
+  let inEvent = false;
+  try {
+    for (; index < batch.length; index++) {
+      if (index > start && runNextTicks !== undefined) runNextTicks();
+      // Closed meanwhile: the native side closed what no handle took.
+      if (handle[kNative] !== native) return;
+      const resource = handle[kServerResource];
+      inEvent = true;
+      if (resource === undefined) onevent(handle, native, batch[index]);
+      else resource.runInAsyncScope(onevent, null, handle, native, batch[index]);
+      inEvent = false;
+    }
+  } catch (error) {
+    // Finish the batch on a later turn, from the first event not yet
+    // delivered, and let the exception go on as Node's would (to
+    // 'uncaughtException').
+    setImmediate(deliver, handle, native, batch, inEvent ? index + 1 : index);
+    throw error;
+  }
+  if (batch.length === BATCH_SIZE) setImmediate(acceptEvents, handle, true);
+}
+
+function onevent(handle, native, event) {
+  if (typeof event === 'number') {
+    const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event);
+    handle.onconnection(0, clientHandle);
+  } else if (event.kind === 'refused') {
+    // Only when a native connection limit is set, which rs-net no longer
+    // does: the connection goes the usual way.
+    const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event.fd);
+    handle.onconnection(0, clientHandle);
+  } else {
+    handle.onconnection(event.errno);
+  }
+}
+
+// Node's own handle for an accepted connection, as libuv's accept makes it
+// (a TCP handle of the connection kind, or a Pipe); the native side learns
+// that the descriptor is the handle's. A descriptor no handle could open is
+// closed, and the failure thrown, as an error of `open`.
+function newConnectionHandle(handle, native, fd) {
+  const { TCP, Pipe } = handles();
+  const Handle = handle instanceof Pipe ? Pipe : TCP;
+  const clientHandle = new Handle(SOCKET);
+  const err = clientHandle.open(fd);
+  if (err) {
+    clientHandle.close();
+    native.closeConnection(fd);
+    throw errors.errnoException(err, 'open', newConnectionHandle);
+  }
+  native.adoptConnection(fd);
+  return clientHandle;
+}
+
+/**
+ * A listening handle for a socket rs-net binds: `bind(native)` binds the
+ * native ServerHandle and returns 0 or a negative errno. Returns the handle,
+ * or a negative errno.
+ */
+function createListeningHandle(bind) {
+  const native = new ServerHandle();
+  let err = bind(native);
+  if (err) {
+    native.close();
+    return err;
+  }
+  const fd = native.duplicate();
+  if (fd < 0) {
+    native.close();
+    return fd;
+  }
+  const handle = newNodeHandle(native.kind, fd);
+  if (typeof handle === 'number') {
+    native.close();
+    return handle;
+  }
+  return attachListener(handle, native);
+}
+
+/**
+ * Makes `handle` (one of Node's TCP or Pipe handles, from elsewhere: a
+ * cluster primary, a child process, another server, a net.BoundSocket)
+ * accepted on by rs-net, through a duplicate of its descriptor: the handle
+ * itself stays its owner's. Returns 0 or a negative errno.
+ */
+function attachToNodeHandle(handle) {
+  if (hasListener(handle)) return 0;
+  const native = new ServerHandle();
+  const err = native.open(handle.fd, true);
+  if (err) {
+    native.close();
+    return err;
+  }
+  attachListener(handle, native);
+  return 0;
+}
+
+/** The native listener of a handle, for options only it knows (pipe modes). */
+function nativeListener(handle) {
+  return handle[kNative];
+}
+
+module.exports = {
+  attachListener,
+  attachToNodeHandle,
+  createListeningHandle,
+  hasListener,
+  nativeListener,
+  newNodeHandle,
+};
