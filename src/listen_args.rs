@@ -109,6 +109,9 @@ struct ListenHooks<'a, 'env> {
 /// `Number` function (as it was when rs-net loaded: Node uses its own
 /// untouchable copy). Returns a plain object:
 /// `{ kind: 'bound' | 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
+// Each argument is one thing Node's sequence touches; bundling them into an
+// object would cost property reads on every listen().
+#[allow(clippy::too_many_arguments)]
 #[napi]
 pub fn normalize_listen_args<'env>(
   env: &'env Env,
