@@ -5,7 +5,8 @@
 // concurrent, is answered by one of them, whatever the number of listeners
 // and however they were started; terminating some while they hold live
 // connections and have more queued leaves the others serving, and nothing
-// of the terminated ones open in the process.
+// of the terminated ones open in the process. Child processes sharing a
+// port the same way answer every connection too.
 //
 // Waits are bounded (generous, never asserted on): a connection nobody
 // answers fails the test instead of hanging it.
@@ -13,9 +14,11 @@
 const fs = require('fs');
 const net = require('net');
 const path = require('path');
+const { fork } = require('child_process');
 const { Worker } = require('worker_threads');
 
 const workerScript = path.join(__dirname, 'fixtures', 'reuseport-worker.js');
+const childScript = path.join(__dirname, 'fixtures', 'reuseport-child.js');
 
 // Bounds on waits, not expectations of speed: a connection that is answered
 // at all is answered within milliseconds.
@@ -238,4 +241,30 @@ test('terminating workers with live and queued connections leaves the others ser
   for (const worker of survivors) live.delete(worker);
   // None of the victims' listeners, connections or queued descriptors stay.
   expect(await socketsBackTo(baseline)).toBe(0);
+}, 120000);
+
+test('child processes share a port with reusePort and answer every connection', async () => {
+  const SIZE = 4;
+  const children = [];
+  const nextMessage = (child) =>
+    within(new Promise((resolve) => child.once('message', resolve)), SETTLE_BOUND, 'a message from a child');
+  try {
+    children.push(fork(childScript, ['0', '0'], { stdio: 'inherit' }));
+    const { port } = await nextMessage(children[0]);
+    for (let id = 1; id < SIZE; id++)
+      children.push(fork(childScript, [String(id), String(port)], { stdio: 'inherit' }));
+    for (const m of await Promise.all(children.slice(1).map(nextMessage))) expect(m.port).toBe(port);
+    const exits = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+
+    const answers = await askAll(port, 30);
+    expect(answers.filter((answer) => typeof answer !== 'number')).toEqual([]);
+    const perChild = children.map((_, id) => answers.filter((answer) => answer === id).length);
+
+    for (const child of children) child.send('close');
+    const closed = await Promise.all(children.map(nextMessage));
+    expect(closed.map((m) => m.count)).toEqual(perChild);
+    expect(await within(Promise.all(exits), SETTLE_BOUND, 'every child exited')).toEqual(Array(SIZE).fill(0));
+  } finally {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
 }, 120000);
