@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
-use tokio::io::Interest;
+use tokio::io::{Interest, Ready};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
@@ -165,6 +165,13 @@ impl AcceptLoop {
 /// (each wake-up costs more than the accept itself). If JavaScript takes
 /// nothing for [`STALL`] (it is busy or blocked), the loop accepts anyway,
 /// up to [`QUEUE_LIMIT`] waiting events, so the backlog keeps draining.
+///
+/// Every accept loop of the process shares one runtime thread, so a loop
+/// must never keep it: each round spends from tokio's cooperative budget
+/// (the readiness futures of `AsyncFd` do not), and a readiness that says
+/// the socket is closed while `accept` finds nothing is not trusted (see
+/// [`stale_readiness`]): the socket is registered afresh, and if the kernel
+/// still says so, the loop backs off as it does after accept errors.
 async fn run(
   registered: Registered,
   bridge: Arc<EventBridge>,
@@ -174,7 +181,12 @@ async fn run(
   let kind = registered.get_ref().0.kind();
   let mut backoff = FIRST_BACKOFF;
   let mut watched: Result<Registered, SharedSocket> = Ok(registered);
+  // Rounds in a row that found a closed readiness and nothing to accept.
+  let mut stale_rounds = 0u32;
   loop {
+    // Yields to the other listeners' loops once the budget is spent, even
+    // if every future below is ready at once.
+    tokio::task::consume_budget().await;
     let registered = match watched {
       Ok(registered) => registered,
       Err(socket) => {
@@ -206,26 +218,57 @@ async fn run(
         Err(_) => return,
       },
     };
+    // Read before accepting: a round that finds nothing clears it.
+    let readiness = ready.ready();
     let (batch, end) = accept_round(&mut ready, &bridge, &limit, kind);
     drop(ready);
     if !batch.is_empty() {
       bridge.send(batch);
     }
+    let stale = matches!(end, RoundEnd::Nothing) && stale_readiness(readiness);
     match end {
       RoundEnd::Pause => {
         if pause(&mut stop, &mut backoff).await.is_break() {
           return;
         }
       }
-      RoundEnd::Accepted => backoff = FIRST_BACKOFF,
-      RoundEnd::Nothing => {}
+      RoundEnd::Accepted => {
+        backoff = FIRST_BACKOFF;
+        stale_rounds = 0;
+      }
+      RoundEnd::Nothing if stale => {
+        // The first time, registering again is enough (the reactor saw the
+        // socket before listen(2)); after that the socket itself does not
+        // listen (an inherited one that its other owner shut down).
+        if stale_rounds > 0 && pause(&mut stop, &mut backoff).await.is_break() {
+          return;
+        }
+        stale_rounds = stale_rounds.saturating_add(1);
+      }
+      RoundEnd::Nothing => stale_rounds = 0,
     }
-    watched = if bridge.is_drained() {
+    watched = if bridge.is_drained() && !stale {
       Ok(registered)
     } else {
       Err(registered.into_inner())
     };
   }
+}
+
+/// Whether `readiness`, found on a round that accepted nothing, is one the
+/// reactor can never report again: a closed state.
+///
+/// A listening socket never polls as closed; one that is bound but not yet
+/// listening polls as hung up (`EPOLLHUP`, a TCP or Unix stream socket in
+/// the closed state). The socket is registered before `listen(2)` (so that a
+/// descriptor rs-net already watches fails first), and when the reactor
+/// happens to poll it in between, tokio records the hang-up as
+/// `READ_CLOSED`/`WRITE_CLOSED`, which it treats as final: clearing the
+/// readiness after `EAGAIN` keeps them, and `readable()` resolves at once
+/// for as long as the registration lives. Only a new registration, made
+/// while the socket listens, reads the socket's state again.
+fn stale_readiness(readiness: Ready) -> bool {
+  readiness.is_read_closed() || readiness.is_write_closed()
 }
 
 /// How a round of accepting ended.
@@ -308,6 +351,84 @@ async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> Cont
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::listen_socket::TcpOptions;
+  use std::time::Instant;
+  use tokio::runtime::Builder;
+
+  /// Waits up to ten seconds (a bound, not an expectation) for `done`.
+  fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+      if Instant::now() > deadline {
+        return false;
+      }
+      std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+  }
+
+  /// The race behind lost connections in a reusePort group: the reactor
+  /// polls a listener between its registration and listen(2), and the
+  /// hang-up of a socket that does not listen yet stays in tokio's
+  /// readiness. The loop must still accept, and must leave the runtime's
+  /// one thread to the other listeners' loops.
+  #[test]
+  fn a_hang_up_seen_before_listen_starves_no_one() {
+    let runtime = Builder::new_multi_thread()
+      .worker_threads(1)
+      .enable_io()
+      .enable_time()
+      .build()
+      .unwrap();
+    let address = "127.0.0.1:0".parse().unwrap();
+    let socket = Arc::new(ListenSocket::bind_tcp(address, TcpOptions::default()).unwrap());
+    let registered = {
+      let _context = runtime.enter();
+      register(SharedSocket(Arc::clone(&socket)))
+        .map_err(|(_, error)| error)
+        .unwrap()
+    };
+    // Made deterministic: wait for the reactor to report the hang-up.
+    let registered = runtime.block_on(async move {
+      let ready = registered.readable().await.unwrap();
+      assert!(stale_readiness(ready.ready()), "bound, not listening");
+      drop(ready);
+      registered
+    });
+    socket.listen(16).unwrap();
+    let bridge = Arc::new(EventBridge::detached());
+    let accept = AcceptLoop::start(
+      &runtime,
+      registered,
+      Arc::clone(&bridge),
+      Arc::new(ConnectionLimit::default()),
+    );
+
+    // Another listener's loop, on the same thread.
+    let (neighbour, neighbour_ran) = mpsc::channel();
+    runtime.spawn(async move {
+      tokio::time::sleep(Duration::from_millis(1)).await;
+      let _ = neighbour.send(());
+    });
+    let neighbour_ran = neighbour_ran.recv_timeout(Duration::from_secs(10)).is_ok();
+
+    let port = socket.local_inet_address().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let accepted = eventually(|| bridge.queued_connections() == 1);
+    // A second one after the first was taken, on the watched socket.
+    let taken = bridge.take_batch().len();
+    let second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let accepted_again = eventually(|| bridge.queued_connections() == 1);
+
+    // Not waiting for a loop that may never yield (before the fix).
+    accept.stop();
+    bridge.close();
+    runtime.shutdown_background();
+    drop((client, second));
+    assert!(neighbour_ran, "the other loop ran");
+    assert!(accepted && taken == 1, "the first connection was accepted");
+    assert!(accepted_again, "the second connection was accepted");
+  }
 
   #[test]
   fn no_limit_refuses_nothing() {

@@ -220,7 +220,8 @@ impl EventQueue {
 /// callback. Shared by the handle (JavaScript thread) and the accept loop.
 pub struct EventBridge {
   queue: EventQueue,
-  wake: WakeFunction,
+  /// `None` only for a bridge that no JavaScript drains (unit tests).
+  wake: Option<WakeFunction>,
 }
 
 impl EventBridge {
@@ -234,8 +235,18 @@ impl EventBridge {
       .build_callback(|_context| Ok(()))?;
     Ok(Self {
       queue: EventQueue::default(),
-      wake,
+      wake: Some(wake),
     })
+  }
+
+  /// A bridge that wakes nobody: events stay queued until taken with
+  /// [`EventBridge::take_batch`] or closed. For tests without Node.
+  #[cfg(test)]
+  pub fn detached() -> Self {
+    Self {
+      queue: EventQueue::default(),
+      wake: None,
+    }
   }
 
   /// Queues `events` (from the accept loop) and wakes JavaScript unless a
@@ -243,9 +254,12 @@ impl EventBridge {
   /// are dropped, which closes their descriptors.
   pub fn send(&self, events: Vec<ServerEvent>) {
     if self.queue.push(events) {
-      // A failed call means the environment is being torn down; the events
-      // stay queued and are closed by `close`, which its cleanup hook runs.
-      let _ = self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+      if let Some(wake) = &self.wake {
+        // A failed call means the environment is being torn down; the
+        // events stay queued and are closed by `close`, which its cleanup
+        // hook runs.
+        let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+      }
     }
   }
 
@@ -316,7 +330,10 @@ impl EventBridge {
   /// Makes the bridge keep Node's event loop alive (`ref`) or not (`unref`).
   /// Must be called on the JavaScript thread of `env`.
   pub fn set_referenced(&self, env: &Env, referenced: bool) -> napi::Result<()> {
-    let raw = self.wake.raw();
+    let Some(wake) = &self.wake else {
+      return Ok(());
+    };
+    let raw = wake.raw();
     // SAFETY: `raw` is this bridge's live threadsafe function (it is only
     // released when `self.wake` drops) and `env` is the environment that
     // created it, on its own thread, as both calls require.
