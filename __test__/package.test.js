@@ -43,32 +43,41 @@ describe('require("rs-net")', () => {
   });
 });
 
-test("Server.prototype has the shape of Node's: names, lengths, accessors", () => {
-  const describe = (proto) => {
-    const shape = {};
-    for (const key of Reflect.ownKeys(proto)) {
-      const d = Object.getOwnPropertyDescriptor(proto, key);
-      shape[String(key)] =
-        typeof d.value === 'function'
-          ? { name: d.value.name, length: d.value.length, enumerable: d.enumerable }
-          : { getter: typeof d.get, setter: typeof d.set, enumerable: d.enumerable };
+test("Server is a subclass of Node's, whose prototype methods have Node's names, lengths and kinds", () => {
+  expect(Object.getPrototypeOf(rsnet.Server.prototype)).toBe(net.Server.prototype);
+  expect(Object.getPrototypeOf(rsnet.Server)).toBe(net.Server);
+  expect(rsnet.createServer()).toBeInstanceOf(net.Server);
+  class Inherited extends rsnet.Server {}
+  expect(new Inherited()).toBeInstanceOf(net.Server);
+  // What a property looks like where a lookup on the prototype finds it.
+  const found = (proto, key) => {
+    for (let object = proto; object !== null; object = Object.getPrototypeOf(object)) {
+      const d = Object.getOwnPropertyDescriptor(object, key);
+      if (d === undefined) continue;
+      return typeof d.value === 'function'
+        ? { name: d.value.name, length: d.value.length, enumerable: d.enumerable }
+        : { getter: typeof d.get, setter: typeof d.set, enumerable: d.enumerable };
     }
-    return shape;
+    return undefined;
   };
-  const node = describe(net.Server.prototype);
-  const rs = describe(rsnet.Server.prototype);
-  // Node 24 can transfer a server to a worker; rs-net cannot (README).
-  for (const key of Object.keys(node)) if (key.startsWith('Symbol(messaging_')) delete node[key];
-  // rs-net's maxConnections accessor (README).
-  expect(rs.maxConnections).toEqual({ getter: 'function', setter: 'function', enumerable: false });
-  delete rs.maxConnections;
+  const keys = Reflect.ownKeys(net.Server.prototype).filter((key) => key !== 'constructor');
+  const node = Object.fromEntries(keys.map((key) => [String(key), found(net.Server.prototype, key)]));
+  const rs = Object.fromEntries(keys.map((key) => [String(key), found(rsnet.Server.prototype, key)]));
   expect(rs).toEqual(node);
+  // What rs-net redefines, and nothing else.
+  expect(Reflect.ownKeys(rsnet.Server.prototype).map(String).sort()).toEqual(
+    ['_listen2', 'address', 'close', 'constructor', 'listen', String(asyncDisposeKey())].sort(),
+  );
   expect([rsnet.Server.name, rsnet.Server.length, rsnet.createServer.length]).toEqual([
     net.Server.name,
     net.Server.length,
     net.createServer.length,
   ]);
 });
+
+function asyncDisposeKey() {
+  return Object.getOwnPropertySymbols(net.Server.prototype).find((symbol) => /asyncDispose/.test(String(symbol)));
+}
 
 test('ES modules can import named exports and the default', () => {
   const source = `
