@@ -255,7 +255,7 @@ function listenInCluster(server, address, port, addressType, backlog, fd, exclus
     fd,
     flags,
     backlog,
-    ...(nodeMajor >= 22 ? options : undefined),
+    ...options,
   };
   const listeningId = server._listeningId;
   cluster._getServer(server, query, function listenOnPrimaryHandle(err, handle) {
@@ -268,7 +268,7 @@ function listenInCluster(server, address, port, addressType, backlog, fd, exclus
       server.emit('error', errors.exceptionWithHostPort(err, 'bind', address, port, listenOnPrimaryHandle));
       return;
     }
-    if (nodeMajor >= 22 && server._handle) server._handle.close();
+    if (server._handle) server._handle.close();
     server._handle = handle;
     server._listen2(address, port, addressType, backlog, fd, flags);
   });
