@@ -66,7 +66,15 @@ test("Server is a subclass of Node's, whose prototype methods have Node's names,
   expect(rs).toEqual(node);
   // What rs-net redefines, and nothing else.
   expect(Reflect.ownKeys(rsnet.Server.prototype).map(String).sort()).toEqual(
-    ['_listen2', 'address', 'close', 'constructor', 'listen', String(asyncDisposeKey())].sort(),
+    [
+      '_listen2',
+      'address',
+      'close',
+      'constructor',
+      'listen',
+      String(asyncDisposeKey()),
+      ...transferKey(),
+    ].sort(),
   );
   expect([rsnet.Server.name, rsnet.Server.length, rsnet.createServer.length]).toEqual([
     net.Server.name,
@@ -75,8 +83,17 @@ test("Server is a subclass of Node's, whose prototype methods have Node's names,
   ]);
 });
 
+// Node 24's transfer of a server to a worker thread, which rs-net wraps.
+function transferKey() {
+  return Object.getOwnPropertySymbols(net.Server.prototype)
+    .filter((symbol) => symbol.description === 'messaging_transfer_symbol')
+    .map(String);
+}
+
 function asyncDisposeKey() {
-  return Object.getOwnPropertySymbols(net.Server.prototype).find((symbol) => /asyncDispose/.test(String(symbol)));
+  return Object.getOwnPropertySymbols(net.Server.prototype).find((symbol) =>
+    /asyncDispose/.test(String(symbol)),
+  );
 }
 
 test('ES modules can import named exports and the default', () => {

@@ -254,6 +254,19 @@ function attachToNodeHandle(handle) {
   return 0;
 }
 
+/**
+ * Stops the native listener behind `handle` and gives the handle its own
+ * methods back, leaving it open: for a handle that moves to another thread,
+ * where Node's own server listens on it.
+ */
+function detachListener(handle) {
+  if (!hasListener(handle)) return;
+  stopListener(handle);
+  for (const name of Object.keys(listenerMethods)) delete handle[name];
+  delete handle[kNative];
+  handle[kNodeMethods] = undefined;
+}
+
 /** The native listener of a handle, for options only it knows (pipe modes). */
 function nativeListener(handle) {
   return handle[kNative];
@@ -263,6 +276,7 @@ module.exports = {
   attachListener,
   attachToNodeHandle,
   createListeningHandle,
+  detachListener,
   hasListener,
   nativeListener,
   newNodeHandle,

@@ -76,6 +76,11 @@ const asyncDisposeSymbol =
     (symbol) => symbol.description === 'Symbol.asyncDispose' || symbol.description === 'nodejs.asyncDispose',
   ) ?? Symbol.asyncDispose;
 /**
+ * The symbol of net.Server.prototype's method that moves a listening server
+ * to another thread (Node 24's postMessage transfer), where Node has it.
+ */
+const transferSymbol = ownSymbol(net.Server.prototype, 'messaging_transfer_symbol');
+/**
  * Node's nextTick queue runner, which Node runs after each callback from
  * libuv; rs-net runs it between the connections of a batch.
  */
@@ -141,4 +146,5 @@ module.exports = {
   isNodeHandle,
   missingInternals,
   runNextTicks,
+  transferSymbol,
 };

@@ -11,7 +11,8 @@ const net = require('net');
 
 const errors = require('./errors');
 const { listen, setupListenHandle } = require('./listen');
-const { asyncDisposeSymbol } = require('./node-internals');
+const { detachListener } = require('./listening-handle');
+const { asyncDisposeSymbol, handles, transferSymbol } = require('./node-internals');
 
 /**
  * A TCP or IPC server, as `net.Server` (and an instance of it). Callable
@@ -89,6 +90,18 @@ Server.prototype[asyncDisposeSymbol] = async function () {
   if (!this._handle) return;
   await closed(this);
 };
+
+// Node 24 moves a listening TCP server to a worker thread listed in a
+// postMessage transfer list: its handle goes there, where Node's own server
+// listens on it. rs-net's listener lets go of the socket first, so that every
+// connection goes to the new thread.
+if (transferSymbol !== undefined) {
+  const transfer = net.Server.prototype[transferSymbol];
+  Server.prototype[transferSymbol] = function () {
+    if (this._handle instanceof handles().TCP) detachListener(this._handle);
+    return Reflect.apply(transfer, this, arguments);
+  };
+}
 
 // Node's server defines these as anonymous functions: same `name` ('').
 for (const method of ['listen', 'address', 'close']) {
