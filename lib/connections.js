@@ -12,14 +12,14 @@ const dc = require('diagnostics_channel');
 
 const errors = require('./errors');
 const { handles } = require('./node-internals');
-const { nodeMajor } = require('./node-version');
+const { behaviour } = require('./node-version');
 
 const serverSocketChannel = dc.channel('net.server.socket');
 
 // Node's maxConnections test, which differs between versions.
 function overConnectionLimit(server) {
   const max = server.maxConnections;
-  if (nodeMajor >= 22) return max != null && server._connections >= max;
+  if (behaviour.maxConnectionsZeroIsALimit) return max != null && server._connections >= max;
   return max && server._connections >= max;
 }
 
@@ -34,7 +34,7 @@ function onconnection(err, clientHandle) {
     drop(server, clientHandle);
     return;
   }
-  if (nodeMajor >= 22 && server.blockList && typeof clientHandle.getpeername === 'function') {
+  if (behaviour.serverBlockList && server.blockList && typeof clientHandle.getpeername === 'function') {
     const remote = { __proto__: null };
     clientHandle.getpeername(remote);
     const family = net.isIP(remote.address);

@@ -18,7 +18,7 @@ const {
   hasListener,
   nativeListener,
 } = require('./listening-handle');
-const { nodeMajor } = require('./node-version');
+const { behaviour } = require('./node-version');
 
 const { checkInheritedDescriptor, normalizeListenArgs } = binding;
 const { asyncIdSymbol, boundSocket: boundSocketInternals, handles, isNodeHandle } = internals;
@@ -114,7 +114,7 @@ function listen(...args) {
 // ipv6Only there. rs-net follows, but keeps reusePort, which it supports on
 // Node 20 as well.
 function unhostedFlags(flags) {
-  if (nodeMajor >= 22) return flags;
+  if (behaviour.unhostedListenPassesFlags) return flags;
   return flags & REUSE_PORT ? REUSE_PORT : undefined;
 }
 
@@ -199,7 +199,7 @@ function listenOnPipe(self, plan) {
 function lookupAndListen(self, port, address, backlog, exclusive, flags) {
   dns ??= require('dns');
   const listeningId = self._listeningId;
-  if (nodeMajor >= 22) {
+  if (behaviour.lookupSkipsLinkLocal) {
     dns.lookup(address, { all: true }, (err, addresses) => {
       if (listeningId !== self._listeningId) return;
       if (err) {
