@@ -34,6 +34,11 @@ test.each([
     }
   }
   expect(require(`../${name}`)).toBe(rs);
+  // Methods named as the running Node names its own.
+  const { asyncDisposeSymbol } = require('../lib/node-internals');
+  for (const key of ['listen', 'address', 'close', asyncDisposeSymbol]) {
+    expect(rs.Server.prototype[key].name).toBe(node.Server.prototype[key].name);
+  }
 });
 
 test('an rs-net http server is an http.Server and a net.Server, made in every way Node allows', () => {

@@ -66,6 +66,9 @@ function defineServer(NodeServer) {
   // Named as Node's are: listen and address are net.Server's (anonymous),
   // close is the running version's http / https one.
   Object.defineProperty(Server.prototype.close, 'name', { value: nodeClose.name });
+  Object.defineProperty(Server.prototype[asyncDisposeSymbol], 'name', {
+    value: NodeServer.prototype[asyncDisposeSymbol]?.name ?? '',
+  });
 
   function createServer(options, requestListener) {
     return new Server(options, requestListener);
