@@ -324,3 +324,46 @@ test('listen errors, close when not running, asyncDispose', async () => {
     }
   });
 });
+
+test('listen forms: a Unix socket, IPv6 loopback, options object, bad arguments', async () => {
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-net-http-'));
+  try {
+    let n = 0;
+    await expectHttpParity(async (http, observe) => {
+      const unix = http.createServer((req, res) => res.end(`unix ${req.url}`));
+      const socketPath = path.join(dir, `h${n++}.sock`);
+      await new Promise((resolve) => unix.listen(socketPath, resolve));
+      observe('unix address', unix.address() === socketPath);
+      observe('unix', await get(undefined, { socketPath, path: '/u' }));
+      await shut(unix);
+      observe('unix removed', fs.existsSync(socketPath));
+
+      const v6 = http.createServer((req, res) => res.end(`v6 ${req.socket.remoteFamily}`));
+      await new Promise((resolve) => v6.listen({ port: 0, host: '::1' }, resolve));
+      observe('v6 address', [v6.address().address, v6.address().family]);
+      observe('v6', await get(v6.address().port, { host: '::1' }));
+      await shut(v6);
+
+      const bad = http.createServer();
+      for (const args of [[-1], [65536], [{ port: 'x' }], [{}], [{ host: 'localhost', port: 0, backlog: 'x' }]]) {
+        try {
+          bad.listen(...args);
+          observe('no throw');
+          await new Promise((resolve) => {
+            bad.once('listening', resolve);
+            bad.once('error', resolve);
+          });
+          observe('then', bad.listening);
+          await shut(bad);
+        } catch (error) {
+          observe('throws', [error.name, error.code, error.message]);
+        }
+      }
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
