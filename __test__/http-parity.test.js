@@ -348,7 +348,13 @@ test('listen forms: a Unix socket, IPv6 loopback, options object, bad arguments'
       await shut(v6);
 
       const bad = http.createServer();
-      for (const args of [[-1], [65536], [{ port: 'x' }], [{}], [{ host: 'localhost', port: 0, backlog: 'x' }]]) {
+      for (const args of [
+        [-1],
+        [65536],
+        [{ port: 'x' }],
+        [{}],
+        [{ host: 'localhost', port: 0, backlog: 'x' }],
+      ]) {
         try {
           bad.listen(...args);
           observe('no throw');
