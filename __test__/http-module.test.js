@@ -145,6 +145,23 @@ test('ES module named imports', async () => {
   expect(JSON.parse(result.stdout)).toEqual([true, true, true, 'Not Found', 'function', true, true]);
 });
 
+test.each(['http', 'https'])(
+  "every name the running Node's %s exports is a named export of rs-net's",
+  (name) => {
+    const source = `
+    import * as rs from 'rs-net/${name}';
+    import node from 'node:${name}';
+    console.log(JSON.stringify(Object.keys(node).filter((key) => !(key in rs) || (rs[key] !== node[key] && key !== 'Server' && key !== 'createServer'))));`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', source], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(result.stderr).toBe('');
+    expect(JSON.parse(result.stdout)).toEqual([]);
+  },
+);
+
 test('types: code written for Node http/https compiles against rs-net/http and rs-net/https', () => {
   const tsc = require.resolve('typescript/bin/tsc');
   const result = spawnSync(
