@@ -325,7 +325,7 @@ test('listen errors, close when not running, asyncDispose', async () => {
   });
 });
 
-test('listen forms: a Unix socket, IPv6 loopback, options object, bad arguments', async () => {
+test('listen forms: a Unix socket, IPv6 loopback, options with a signal, bad arguments', async () => {
   const fs = require('fs');
   const os = require('os');
   const path = require('path');
@@ -346,6 +346,21 @@ test('listen forms: a Unix socket, IPv6 loopback, options object, bad arguments'
       observe('v6 address', [v6.address().address, v6.address().family]);
       observe('v6', await get(v6.address().port, { host: '::1' }));
       await shut(v6);
+
+      // listen({ signal }): aborting closes the server, as http's close().
+      const aborted = http.createServer((req, res) => res.end('ok'));
+      const controller = new AbortController();
+      await new Promise((resolve) =>
+        aborted.listen({ port: 0, host: '127.0.0.1', signal: controller.signal }, resolve),
+      );
+      const idle = await rawClient(aborted.address().port);
+      idle.send(GET);
+      await idle.read((t) => t.endsWith('ok'));
+      const closing = new Promise((resolve) => aborted.once('close', resolve));
+      controller.abort();
+      await idle.ended;
+      await closing;
+      observe('aborted', { listening: aborted.listening, idleEnded: idle.isEnded() });
 
       const bad = http.createServer();
       for (const args of [
