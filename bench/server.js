@@ -12,6 +12,8 @@
 //           (8 bytes, big endian) and closes (bulk in)
 //   source  reads an 8-byte count, writes that many bytes, closes (bulk out)
 //   http    hands connections to node's http server (wrk)
+//   http-server  the module's own http server listens: node:http for 'net',
+//           rs-net/http for 'rs-net' (wrk)
 //   listen  no listening server; runs listen/close cycles on command
 //
 // It prints JSON lines on stdout ({"event":"ready",...} first) and takes
@@ -116,7 +118,20 @@ function httpHandler() {
 
 const handlers = { echo, sink, source, http: httpHandler() };
 
+// The module's own http: Node's for 'net', rs-net/http for 'rs-net'.
+function startHttpServer() {
+  const http = require(moduleName === 'net' ? 'http' : 'rs-net/http');
+  const body = Buffer.from('hello from the rs-net benchmark\n');
+  const server = http.createServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    response.end(body);
+  });
+  server.on('connection', track);
+  return server;
+}
+
 function startServer() {
+  if (workload === 'http-server') return listenServer(startHttpServer());
   const handler = handlers[workload];
   if (!handler) throw new Error(`unknown workload ${workload}`);
   // The sink answers after the client's end, so its sockets must stay
@@ -125,6 +140,10 @@ function startServer() {
     track(socket);
     handler(socket);
   });
+  return listenServer(server);
+}
+
+function listenServer(server) {
   server.on('error', (error) => {
     send({ event: 'error', message: `server: ${error.stack}` });
     process.exit(1);

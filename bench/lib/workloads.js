@@ -219,6 +219,18 @@ function parseWrk(text) {
  * a headline figure for the README summary), `measure` does the work and
  * returns { values, problems }.
  */
+const HTTP_FIGURES = [
+  { key: 'requestsPerSecond', label: 'requests/s', better: 'higher', headline: true },
+  { key: 'p50Ms', label: 'p50 latency ms', better: 'lower' },
+  { key: 'p99Ms', label: 'p99 latency ms', better: 'lower', headline: true },
+  { key: 'cpuUsPerRequest', label: 'server CPU µs/request', better: 'lower' },
+];
+
+// Churn through http: what each connection costs the server counts too.
+const HTTP_CHURN_FIGURES = HTTP_FIGURES.map((figure) =>
+  figure.key === 'cpuUsPerRequest' ? { ...figure, headline: true } : figure,
+);
+
 const WORKLOADS = [
   {
     id: 'churn',
@@ -416,54 +428,85 @@ const WORKLOADS = [
     serverMode: 'http',
     skipReason: (machine) =>
       machine.wrk ? null : 'wrk is not installed (apt-get install -y wrk, or any wrk on PATH)',
-    figures: [
-      { key: 'requestsPerSecond', label: 'requests/s', better: 'higher', headline: true },
-      { key: 'p50Ms', label: 'p50 latency ms', better: 'lower' },
-      { key: 'p99Ms', label: 'p99 latency ms', better: 'lower', headline: true },
-      { key: 'cpuUsPerRequest', label: 'server CPU µs/request', better: 'lower' },
-    ],
+    figures: HTTP_FIGURES,
+    measure: (run, config) => measureWrk(run, config),
+  },
+  {
+    id: 'http-server',
+    title: "HTTP keep-alive, the module's own http (wrk)",
+    describe: (c) => `wrk, ${c.httpConnections} keep-alive connections, node:http's server vs rs-net/http's`,
+    serverMode: 'http-server',
+    skipReason: (machine) =>
+      machine.wrk ? null : 'wrk is not installed (apt-get install -y wrk, or any wrk on PATH)',
+    figures: HTTP_FIGURES,
+    measure: (run, config) => measureWrk(run, config),
+  },
+  {
+    id: 'http-close',
+    title: "HTTP with Connection: close, the module's own http (wrk)",
+    describe: (c) =>
+      `wrk, ${c.httpConnections} clients, a new connection per request (Connection: close), node:http vs rs-net/http`,
+    serverMode: 'http-server',
+    skipReason: (machine) =>
+      machine.wrk ? null : 'wrk is not installed (apt-get install -y wrk, or any wrk on PATH)',
+    figures: HTTP_CHURN_FIGURES,
     async measure(run, config) {
-      const url = `http://${run.addr}/`;
-      const wrk = (secs, extra = []) => [
-        'exec',
-        '--server-pid',
-        run.serverPid,
-        '--',
-        'wrk',
-        '-t1',
-        `-c${config.httpConnections}`,
-        `-d${secs}s`,
-        '--timeout',
-        '5s',
-        ...extra,
-        url,
-      ];
-      if (config.httpWarmupSeconds > 0) {
-        await run.loadgen(wrk(config.httpWarmupSeconds), config.httpWarmupSeconds * 1000 + 30_000);
+      const measured = await measureWrk(run, config, ['-H', 'Connection: close']);
+      // Every request was a connection of its own: the server must have
+      // accepted at least as many as wrk completed.
+      const stats = await run.command({ cmd: 'stats' }, 'stats');
+      if (stats.accepted < measured.requests) {
+        measured.problems.push(
+          `server accepted ${stats.accepted} connections for ${measured.requests} requests`,
+        );
       }
-      const result = await run.loadgen(
-        wrk(config.httpSeconds, ['--latency']),
-        config.httpSeconds * 1000 + 30_000,
-      );
-      const problems = [];
-      if (result.status !== 0)
-        problems.push(`wrk exited with status ${result.status}: ${result.stderr.trim()}`);
-      const parsed = parseWrk(result.stdout);
-      if (parsed.socketErrors > 0) problems.push(`wrk: ${parsed.socketErrors} socket errors`);
-      if (parsed.non2xx > 0) problems.push(`wrk: ${parsed.non2xx} responses were not 2xx`);
-      if (!(parsed.requests > 0)) problems.push(`could not read wrk's output: ${result.stdout.trim()}`);
-      return {
-        values: {
-          requestsPerSecond: parsed.requestsPerSecond,
-          p50Ms: parsed.p50Ms,
-          p99Ms: parsed.p99Ms,
-          cpuUsPerRequest: result.window.server_cpu_ns / 1e3 / parsed.requests,
-        },
-        problems,
-      };
+      return measured;
     },
   },
 ];
+
+/** wrk against the server (warm-up, then the measured window with --latency). */
+async function measureWrk(run, config, extra = []) {
+  const url = `http://${run.addr}/`;
+  const wrk = (secs, more = []) => [
+    'exec',
+    '--server-pid',
+    run.serverPid,
+    '--',
+    'wrk',
+    '-t1',
+    `-c${config.httpConnections}`,
+    `-d${secs}s`,
+    '--timeout',
+    '5s',
+    ...extra,
+    ...more,
+    url,
+  ];
+  if (config.httpWarmupSeconds > 0) {
+    await run.loadgen(wrk(config.httpWarmupSeconds), config.httpWarmupSeconds * 1000 + 30_000);
+  }
+  const result = await run.loadgen(
+    wrk(config.httpSeconds, ['--latency']),
+    config.httpSeconds * 1000 + 30_000,
+  );
+  const problems = [];
+  if (result.status !== 0) problems.push(`wrk exited with status ${result.status}: ${result.stderr.trim()}`);
+  const parsed = parseWrk(result.stdout);
+  if (parsed.socketErrors > 0) problems.push(`wrk: ${parsed.socketErrors} socket errors`);
+  if (parsed.non2xx > 0) problems.push(`wrk: ${parsed.non2xx} responses were not 2xx`);
+  if (!(parsed.requests > 0)) problems.push(`could not read wrk's output: ${result.stdout.trim()}`);
+  return {
+    values: {
+      requestsPerSecond: parsed.requestsPerSecond,
+      p50Ms: parsed.p50Ms,
+      p99Ms: parsed.p99Ms,
+      cpuUsPerRequest: result.window.server_cpu_ns / 1e3 / parsed.requests,
+    },
+    requests: parsed.requests,
+    problems,
+  };
+}
 
 function formatBytes(bytes) {
   for (const [unit, size] of [
