@@ -14,7 +14,16 @@ const jestBin = require.resolve('jest/bin/jest');
 function reportedHandles(file, netModule) {
   const result = spawnSync(
     process.execPath,
-    [jestBin, '--rootDir', fixtures, '--testMatch', '**/*.spec.js', '--detectOpenHandles', '--forceExit', file],
+    [
+      jestBin,
+      '--rootDir',
+      fixtures,
+      '--testMatch',
+      '**/*.spec.js',
+      '--detectOpenHandles',
+      '--forceExit',
+      file,
+    ],
     {
       env: { ...process.env, NET_MODULE: netModule },
       encoding: 'utf8',

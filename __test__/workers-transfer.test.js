@@ -52,3 +52,21 @@ function answer(port) {
     });
   },
 );
+
+(transferable ? test : test.skip)(
+  'an rs-net/http server moved to a worker serves every connection there',
+  async () => {
+    const rsHttp = require('../http');
+    const server = rsHttp.createServer((request, response) => response.end('main'));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address();
+    const worker = new Worker(workerSource, { eval: true });
+    const ready = new Promise((resolve) => worker.once('message', resolve));
+    worker.postMessage(server, [server]);
+    expect(await ready).toEqual({ listening: true, isServer: true });
+    const answers = [];
+    for (let n = 0; n < 20; n++) answers.push(await answer(port));
+    expect(answers).toEqual(Array(20).fill('worker'));
+    await worker.terminate();
+  },
+);

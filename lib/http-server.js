@@ -11,7 +11,7 @@
 
 const errors = require('./errors');
 const { listen, setupListenHandle } = require('./listen');
-const { asyncDisposeSymbol } = require('./node-internals');
+const { asyncDisposeSymbol, transferSymbol } = require('./node-internals');
 const rsNetServer = require('./server').Server;
 
 const netAddress = rsNetServer.prototype.address;
@@ -57,6 +57,12 @@ function defineServer(NodeServer) {
     Reflect.apply(nodeClose, this, []);
     return this;
   };
+
+  // Node 24's move of a listening server to a worker thread: rs-net's
+  // listener lets go of the socket first (see lib/server.js).
+  if (transferSymbol !== undefined) {
+    Server.prototype[transferSymbol] = rsNetServer.prototype[transferSymbol];
+  }
 
   // As Node's http and https servers: rejects when not listening.
   Server.prototype[asyncDisposeSymbol] = async function () {
