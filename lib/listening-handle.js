@@ -48,6 +48,16 @@ class AcceptContext extends AsyncResource {
 }
 const topLevel = new AcceptContext('RSNET_ACCEPT');
 
+// The context 'connection' runs in, typed as Node's listening handle is. It
+// keeps nothing alive itself (the server's Node handle does, and is what
+// tools should find, once), and says so to those that ask (hasRef), as
+// why-is-node-running and Jest's open-handle detection do.
+class ListeningContext extends AsyncResource {
+  hasRef() {
+    return false;
+  }
+}
+
 /**
  * Makes a Node handle of the native handle's kind over `fd` (which it then
  * owns), or returns a negative errno (the descriptor is closed then).
@@ -99,7 +109,7 @@ const listenerMethods = {
     const err = native.listen(backlog, () => acceptEvents(this));
     if (err === 0 && this[kServerResource] === undefined) {
       const type = this instanceof handles().Pipe ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP';
-      this[kServerResource] = new AsyncResource(type);
+      this[kServerResource] = new ListeningContext(type);
     }
     return err;
   },
