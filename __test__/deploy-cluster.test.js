@@ -125,3 +125,31 @@ describe.each([
     },
   );
 });
+
+// reusePort: true in a worker does what the running Node version does: on
+// Node 20 Node ignores it (the primary binds, and a second listen on the
+// port in the same worker fails with EADDRINUSE); on 22 and later it means
+// exclusive (the worker binds its own sockets, and the primary hears of no
+// 'listening').
+test('reusePort: true in a worker behaves as on Node net', async () => {
+  const reusePortFixture = path.join(__dirname, 'fixtures', 'deploy-cluster-reuseport.js');
+  const runs = {};
+  for (const moduleName of ['node', 'rs']) {
+    const env = { ...process.env };
+    delete env.NODE_UNIQUE_ID;
+    const child = spawn(process.execPath, [reusePortFixture, moduleName], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+    await new Promise((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    const log = JSON.parse(stdout.trim());
+    delete log.report.port;
+    runs[moduleName] = log;
+  }
+  expect(runs.rs).toEqual(runs.node);
+  expect(runs.node.answered).toBe(6);
+});
