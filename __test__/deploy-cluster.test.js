@@ -153,3 +153,27 @@ test('reusePort: true in a worker behaves as on Node net', async () => {
   expect(runs.rs).toEqual(runs.node);
   expect(runs.node.answered).toBe(6);
 });
+
+// A pipe in a round-robin worker is bound by the primary, with the modes
+// the worker asked for (readableAll / writableAll), as Node passes them.
+test('a worker’s pipe gets the readableAll / writableAll modes it asked for, as on Node net', async () => {
+  const modesFixture = path.join(__dirname, 'fixtures', 'deploy-cluster-pipe-modes.js');
+  const runs = {};
+  for (const moduleName of ['node', 'rs']) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsnet-cluster-modes-'));
+    const env = { ...process.env };
+    delete env.NODE_UNIQUE_ID;
+    const child = spawn(process.execPath, [modesFixture, moduleName, dir], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60000);
+    await new Promise((resolve) => child.on('close', resolve));
+    clearTimeout(timer);
+    fs.rmSync(dir, { recursive: true, force: true });
+    runs[moduleName] = JSON.parse(stdout.trim());
+  }
+  expect(runs.rs).toEqual(runs.node);
+});

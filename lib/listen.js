@@ -255,7 +255,9 @@ function listenInCluster(server, address, port, addressType, backlog, fd, exclus
     fd,
     flags,
     backlog,
-    ...(nodeMajor >= 22 ? options : undefined),
+    // Pipe modes, which the primary applies to a pipe it binds (Node 20.20,
+    // 22 and 24 all pass them).
+    ...options,
   };
   const listeningId = server._listeningId;
   cluster._getServer(server, query, function listenOnPrimaryHandle(err, handle) {
@@ -268,7 +270,7 @@ function listenInCluster(server, address, port, addressType, backlog, fd, exclus
       server.emit('error', errors.exceptionWithHostPort(err, 'bind', address, port, listenOnPrimaryHandle));
       return;
     }
-    if (nodeMajor >= 22 && server._handle) server._handle.close();
+    if (server._handle) server._handle.close();
     server._handle = handle;
     server._listen2(address, port, addressType, backlog, fd, flags);
   });
