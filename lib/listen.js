@@ -255,6 +255,8 @@ function listenInCluster(server, address, port, addressType, backlog, fd, exclus
     fd,
     flags,
     backlog,
+    // Pipe modes, which the primary applies to a pipe it binds (Node 20.20,
+    // 22 and 24 all pass them).
     ...options,
   };
   const listeningId = server._listeningId;

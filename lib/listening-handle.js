@@ -35,18 +35,20 @@ const batchChannel = dc.channel('rs-net.server.batch');
 
 // Async context, as Node's server has it: 'connection' (and what its
 // listeners schedule) runs in the context the server started listening in,
-// as Node runs it in its listening handle's; each connection's handle is
-// made in the top-level context, as libuv's accept callback makes Node's,
-// so the socket's I/O callbacks do not inherit the listener's context
-// (AsyncLocalStorage stores, for one). This resource is that top level. It
-// keeps nothing alive, and says so to tools that ask (hasRef), as Jest's
-// open-handle detection does.
-class AcceptContext extends AsyncResource {
+// as Node runs it in its listening handle's (a resource typed as Node's
+// listening handle is, made when listening starts); each connection's
+// handle is made in the top-level context, as libuv's accept callback makes
+// Node's, so the socket's I/O callbacks do not inherit the listener's
+// context (AsyncLocalStorage stores, for one): `topLevel` is that context.
+// Neither keeps anything alive (the server's Node handle does, and is what
+// tools should find, once), and both say so to tools that ask (hasRef), as
+// why-is-node-running and Jest's open-handle detection do.
+class ContextOnly extends AsyncResource {
   hasRef() {
     return false;
   }
 }
-const topLevel = new AcceptContext('RSNET_ACCEPT');
+const topLevel = new ContextOnly('RSNET_ACCEPT');
 
 /**
  * Makes a Node handle of the native handle's kind over `fd` (which it then
@@ -99,7 +101,7 @@ const listenerMethods = {
     const err = native.listen(backlog, () => acceptEvents(this));
     if (err === 0 && this[kServerResource] === undefined) {
       const type = this instanceof handles().Pipe ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP';
-      this[kServerResource] = new AsyncResource(type);
+      this[kServerResource] = new ContextOnly(type);
     }
     return err;
   },
