@@ -6,6 +6,7 @@
 //   2. the prebuilt binary of this platform's package (rs-net-linux-x64-gnu,
 //      an optional dependency);
 // else throws an error that says which command builds it where rs-net is.
+const { createHook } = require('async_hooks');
 const Module = require('module');
 const path = require('path');
 const { PLATFORMS, currentPlatform, packageName } = require('./scripts/platform');
@@ -55,15 +56,25 @@ function load() {
 
 // napi-rs gives every environment that loads the addon one threadsafe
 // function of its own ('CustomGC'), unreferenced, so it never keeps a
-// process alive. Jest's --detectOpenHandles cannot see that (its async
-// resource has no hasRef()) and reports it against the require() that
-// loaded rs-net, which it recognises by Jest's own module-loading frames
-// among the first 100 frames of the stack where the resource was made. The
-// addon is loaded beneath that many frames of this function, so Jest does
-// not blame the user's require() for a handle that holds nothing open.
+// process alive. Its async resource is told to say so to the tools that ask
+// (hasRef(), which why-is-node-running reads when it reports). Jest's
+// --detectOpenHandles decides at creation instead, and reports it against
+// the require() that loaded rs-net, which it recognises by Jest's own
+// module-loading frames among the first 100 frames of the stack: the addon
+// is loaded beneath that many frames of this function.
 const JEST_STACK_FRAMES = 100;
 function loadBeneathFrames(frames) {
   return frames === 0 ? load() : loadBeneathFrames(frames - 1);
 }
 
-module.exports = loadBeneathFrames(JEST_STACK_FRAMES);
+const unreferenced = createHook({
+  init(asyncId, type, triggerAsyncId, resource) {
+    if (type === 'CustomGC') Object.defineProperty(resource, 'hasRef', { value: () => false });
+  },
+});
+unreferenced.enable();
+try {
+  module.exports = loadBeneathFrames(JEST_STACK_FRAMES);
+} finally {
+  unreferenced.disable();
+}
