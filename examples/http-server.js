@@ -4,13 +4,12 @@
 //
 //   node examples/http-server.js [port]      (or PORT=8080; default: any free port)
 //
-// Node's http module does the HTTP; rs-net's server accepts the TCP
-// connections (on its tokio runtime) and hands each socket to the http
-// server, exactly as a net.Server of Node's would. Ctrl-C (SIGINT) stops
-// accepting, lets requests in flight finish, and the process exits by itself.
+// rs-net/http is Node's http whose servers accept their TCP connections on
+// rs-net's tokio runtime: the one change from a Node program is the
+// require. Ctrl-C (SIGINT) stops accepting, lets requests in flight finish,
+// and the process exits by itself.
 
-const http = require('http');
-const net = require('rs-net');
+const http = require('rs-net/http');
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -36,14 +35,8 @@ const httpServer = http.createServer((req, res) => {
   });
 });
 
-const server = net.createServer({ noDelay: true }, (socket) => httpServer.emit('connection', socket));
-
-// http.Server tracks its connections (for headersTimeout, requestTimeout and
-// closeIdleConnections) from its 'listening' event on.
-server.on('listening', () => httpServer.emit('listening'));
-
-server.listen(port, host, () => {
-  const address = server.address();
+httpServer.listen(port, host, () => {
+  const address = httpServer.address();
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   console.log(`listening on http://${shown}:${address.port}/`);
 });
@@ -51,9 +44,8 @@ server.listen(port, host, () => {
 process.once('SIGINT', () => {
   closing = true;
   console.log('closing');
-  // Stop accepting; 'close' comes once the last connection has ended.
-  server.close(() => console.log('closed'));
-  // Keep-alive connections with no request in flight end now; the others
-  // end after their response (which says Connection: close).
-  httpServer.closeIdleConnections();
+  // Stop accepting and end idle keep-alive connections now (Node's http
+  // close); the others end after their response (which says
+  // Connection: close), and 'close' comes once the last one has ended.
+  httpServer.close(() => console.log('closed'));
 });
