@@ -25,7 +25,7 @@ use crate::listen_socket::{ListenSocket, SocketKind};
 
 /// First wait after running out of descriptors (or another accept error
 /// that may repeat); each further one doubles, up to [`LAST_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// Longest wait between attempts to accept after a failure.
 const LAST_BACKOFF: Duration = Duration::from_millis(500);
 /// How long JavaScript may leave a round untaken before the loop accepts
@@ -267,7 +267,7 @@ async fn run(
 /// readiness after `EAGAIN` keeps them, and `readable()` resolves at once
 /// for as long as the registration lives. Only a new registration, made
 /// while the socket listens, reads the socket's state again.
-fn stale_readiness(readiness: Ready) -> bool {
+pub(crate) fn stale_readiness(readiness: Ready) -> bool {
   readiness.is_read_closed() || readiness.is_write_closed()
 }
 
@@ -338,7 +338,10 @@ fn accept_round(
 
 /// Sleeps for the current backoff (doubling it for next time), unless
 /// stopped first.
-async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> ControlFlow<()> {
+pub(crate) async fn pause(
+  stop: &mut oneshot::Receiver<()>,
+  backoff: &mut Duration,
+) -> ControlFlow<()> {
   let delay = *backoff;
   *backoff = (*backoff * 2).min(LAST_BACKOFF);
   tokio::select! {

@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -203,6 +203,26 @@ impl EventQueue {
     batch
   }
 
+  /// Stops queueing and returns the connections queued or held by
+  /// JavaScript (not adopted), for another listener to deliver.
+  fn reclaim(&self) -> Vec<OwnedFd> {
+    let mut state = self.lock();
+    state.closed = true;
+    state.connections = 0;
+    let pending = std::mem::take(&mut state.events);
+    drop(state);
+    let mut connections: Vec<OwnedFd> = pending
+      .into_iter()
+      .filter_map(|event| match event {
+        ServerEvent::Connection(fd) | ServerEvent::Refused(_, fd) => Some(fd),
+        ServerEvent::AcceptFailed(_) => None,
+      })
+      .collect();
+    connections.extend(self.handed_over.reclaim_all());
+    self.taken.notify_one();
+    connections
+  }
+
   /// Stops queueing; closes what is queued and what JavaScript holds.
   fn close(&self) {
     let mut state = self.lock();
@@ -222,6 +242,9 @@ pub struct EventBridge {
   queue: EventQueue,
   /// `None` only for a bridge that no JavaScript drains (unit tests).
   wake: Option<WakeFunction>,
+  /// Also told when JavaScript takes events: a listener group's accept
+  /// loop, which waits for any of its members to catch up.
+  observer: Option<Arc<Notify>>,
 }
 
 impl EventBridge {
@@ -236,7 +259,15 @@ impl EventBridge {
     Ok(Self {
       queue: EventQueue::default(),
       wake: Some(wake),
+      observer: None,
     })
+  }
+
+  /// The same bridge, also notifying `observer` whenever JavaScript takes
+  /// events.
+  pub fn observed_by(mut self, observer: Arc<Notify>) -> Self {
+    self.observer = Some(observer);
+    self
   }
 
   /// A bridge that wakes nobody: events stay queued until taken with
@@ -246,6 +277,7 @@ impl EventBridge {
     Self {
       queue: EventQueue::default(),
       wake: None,
+      observer: None,
     }
   }
 
@@ -293,7 +325,18 @@ impl EventBridge {
 
   /// Takes up to one batch for JavaScript (on its thread).
   pub fn take_batch(&self) -> Vec<Delivery> {
-    self.queue.take_batch()
+    let batch = self.queue.take_batch();
+    if let Some(observer) = &self.observer {
+      observer.notify_one();
+    }
+    batch
+  }
+
+  /// Stops queueing (as [`EventBridge::close`]) but returns the queued
+  /// connections and those JavaScript holds unadopted instead of closing
+  /// them, for another member of a listener group.
+  pub fn reclaim(&self) -> Vec<OwnedFd> {
+    self.queue.reclaim()
   }
 
   /// A socket now owns `fd`, a connection JavaScript took from this bridge.

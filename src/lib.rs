@@ -14,6 +14,7 @@
 //! - [`node_handles`]: sockets JavaScript wraps to learn Node's handle classes.
 //! - [`accept_loop`]: the tokio task that accepts connections.
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
+//! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
 //! - [`server_handle`]: the `ServerHandle` class JavaScript drives.
 //! - [`env_cleanup`]: stops native work when its Node environment ends.
@@ -25,6 +26,7 @@ mod addresses;
 mod env_cleanup;
 mod errno;
 mod event_bridge;
+mod group;
 mod handover;
 mod listen_args;
 mod listen_socket;
