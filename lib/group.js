@@ -9,6 +9,8 @@
 // is an ordinary server with Node's own maxConnections, 'drop',
 // getConnections() and close().
 
+const { isProxy } = require('util').types;
+
 const errors = require('./errors');
 const { createListeningHandle, nativeListener } = require('./listening-handle');
 
@@ -19,11 +21,15 @@ const kConnections = Symbol('kConnections');
 
 /**
  * Reads `options.group` from listen()'s arguments: a non-empty string, or
- * undefined when listen() was not given an options object with one.
+ * undefined when listen() was not given an options object with one. Only an
+ * own property of an ordinary object counts: looking for it then runs no
+ * code of the caller's, so options without a group are read exactly as
+ * Node reads them (a Proxy's traps, getters and their order included).
  */
 function groupOption(args, stackStart) {
   const options = args[0];
-  if (options === null || typeof options !== 'object' || !('group' in options)) return undefined;
+  if (options === null || typeof options !== 'object' || isProxy(options)) return undefined;
+  if (!Object.hasOwn(options, 'group')) return undefined;
   const { group } = options;
   if (group === undefined) return undefined;
   if (typeof group !== 'string') throw errors.invalidArgType('options.group', 'string', group, stackStart);
