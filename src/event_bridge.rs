@@ -437,6 +437,33 @@ mod tests {
   }
 
   #[test]
+  fn reclaim_returns_queued_and_unadopted_connections_and_stops_queueing() {
+    let queue = EventQueue::default();
+    queue.push((0..3).map(|_| connection()).collect());
+    let taken = queue.take_batch();
+    let fds: Vec<RawFd> = taken
+      .iter()
+      .filter_map(|delivery| match delivery {
+        Either::A(fd) => Some(*fd as RawFd),
+        Either::B(_) => None,
+      })
+      .collect();
+    // One adopted by a socket, two still held as numbers; two more queued.
+    queue.handed_over.adopt(fds[0]);
+    queue.push(vec![connection(), connection()]);
+    let reclaimed = queue.reclaim();
+    assert_eq!(
+      reclaimed.len(),
+      4,
+      "two queued and two held, not the adopted one"
+    );
+    assert!(!queue.handed_over.holds(fds[1]), "held ones are given back");
+    assert!(!queue.push(vec![connection()]), "nothing is queued after");
+    // SAFETY: adopted above: this test is its owner.
+    drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) });
+  }
+
+  #[test]
   fn refused_connections_are_handed_over_with_their_addresses() {
     let queue = EventQueue::default();
     let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
