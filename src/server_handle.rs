@@ -64,12 +64,13 @@ struct Listener {
 
 impl Listener {
   /// Stops accepting, closes queued connections and removes the socket
-  /// file, and waits until the accept loop has let go of its descriptor,
-  /// which is closed when this returns. The socket itself is never shut
+  /// file. The accept loop lets go of its descriptor here, on the caller's
+  /// thread, without waiting for the runtime's, so the descriptor closes
+  /// when the caller drops the listener. The socket itself is never shut
   /// down: other descriptors of it (the Node handle's, a child process's)
   /// keep it listening until they are closed too, as with Node.
   fn stop(&self) {
-    self.accept.stop_and_wait();
+    self.accept.release();
     self.bridge.close();
     self.socket.remove_socket_file();
   }
