@@ -539,9 +539,22 @@ fn start_listening(
     Ok(runtime) => runtime,
     Err(error) => return Ok(Err((HandleState::Bound(socket), errno_of(&error)))),
   };
-  // Register before listen(2): a descriptor rs-net already watches fails
-  // with EEXIST here, before its backlog could be changed.
   let socket = Arc::new(socket);
+  // A socket made here cannot be watched already: it listens first, so the
+  // reactor never sees it before listen(2) (a hang-up it would report, and
+  // the accept loop would wake for, in vain). An inherited descriptor is
+  // registered first: one rs-net already watches fails with EEXIST there,
+  // before its backlog could be changed.
+  let listen_first = !socket.is_adopted();
+  if listen_first {
+    if let Err(error) = socket.listen(backlog) {
+      let state = match Arc::into_inner(socket) {
+        Some(socket) => HandleState::Bound(socket),
+        None => HandleState::Closed,
+      };
+      return Ok(Err((state, errno_of(&error))));
+    }
+  }
   let registered = {
     let _context = runtime.enter();
     register(SharedSocket(Arc::clone(&socket)))
@@ -567,13 +580,15 @@ fn start_listening(
       return failed(socket, errno_of(&error));
     }
   };
-  if let Err(error) = socket.listen(backlog) {
-    drop(registered);
-    let state = match Arc::into_inner(socket) {
-      Some(socket) => HandleState::Bound(socket),
-      None => HandleState::Closed,
-    };
-    return Ok(Err((state, errno_of(&error))));
+  if !listen_first {
+    if let Err(error) = socket.listen(backlog) {
+      drop(registered);
+      let state = match Arc::into_inner(socket) {
+        Some(socket) => HandleState::Bound(socket),
+        None => HandleState::Closed,
+      };
+      return Ok(Err((state, errno_of(&error))));
+    }
   }
   let bridge = Arc::new(EventBridge::new(onevents)?);
   let limit = Arc::new(ConnectionLimit::default());
