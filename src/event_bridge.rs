@@ -16,16 +16,17 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{Either, Function};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Status};
+use napi::{Env, JsValue};
 use napi_derive::napi;
 use socket2::SockRef;
 use tokio::sync::Notify;
 
 use crate::addresses::{family_name, format_ip};
+use crate::env_waker::{self, EnvWaker};
 use crate::handover::HandedOver;
 
 /// Most events handed to JavaScript in one call, and most connections the
@@ -119,9 +120,25 @@ impl ServerNotice {
 /// for anything else.
 pub type Delivery = Either<u32, ServerNotice>;
 
-/// The threadsafe function that wakes JavaScript, which then takes the
-/// events itself.
-type WakeFunction = ThreadsafeFunction<(), (), (), Status, false>;
+/// How a bridge wakes its JavaScript: its environment's shared threadsafe
+/// function, with this listener's id (see [`crate::env_waker`]).
+struct Wake {
+  waker: Arc<EnvWaker>,
+  id: u32,
+  /// Whether this listener keeps the event loop alive.
+  referenced: AtomicBool,
+  /// Still registered with its environment (until closed).
+  registered: AtomicBool,
+}
+
+impl Wake {
+  /// Unregisters the listener; on its JavaScript thread, once.
+  fn unregister(&self) {
+    if self.registered.swap(false, Ordering::AcqRel) {
+      env_waker::unregister_listener(self.id, self.referenced.swap(false, Ordering::AcqRel));
+    }
+  }
+}
 
 #[derive(Default)]
 struct QueueState {
@@ -241,7 +258,7 @@ impl EventQueue {
 pub struct EventBridge {
   queue: EventQueue,
   /// `None` only for a bridge that no JavaScript drains (unit tests).
-  wake: Option<WakeFunction>,
+  wake: Option<Wake>,
   /// Also told when JavaScript takes events: a listener group's accept
   /// loop, which waits for any of its members to catch up.
   observer: Option<Arc<Notify>>,
@@ -249,16 +266,19 @@ pub struct EventBridge {
 
 impl EventBridge {
   /// Creates the bridge around `callback`, which is called (without
-  /// arguments) on the JavaScript thread for each wake-up. The new bridge
-  /// keeps Node's event loop alive until it is unreferenced or dropped.
-  pub fn new(callback: Function<'_, (), ()>) -> napi::Result<Self> {
-    let wake = callback
-      .build_threadsafe_function::<()>()
-      .callee_handled::<false>()
-      .build_callback(|_context| Ok(()))?;
+  /// arguments) on the JavaScript thread of `env` for each wake-up. The new
+  /// bridge keeps Node's event loop alive until it is unreferenced or
+  /// closed. Must be closed (or reclaimed) on that thread.
+  pub fn new(env: &Env, callback: Function<'_, (), ()>) -> napi::Result<Self> {
+    let (id, waker) = env_waker::register_listener(env, callback.raw())?;
     Ok(Self {
       queue: EventQueue::default(),
-      wake: Some(wake),
+      wake: Some(Wake {
+        waker,
+        id,
+        referenced: AtomicBool::new(true),
+        registered: AtomicBool::new(true),
+      }),
       observer: None,
     })
   }
@@ -290,7 +310,7 @@ impl EventBridge {
         // A failed call means the environment is being torn down; the
         // events stay queued and are closed by `close`, which its cleanup
         // hook runs.
-        let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        let _ = wake.waker.wake(wake.id);
       }
     }
   }
@@ -336,6 +356,9 @@ impl EventBridge {
   /// connections and those JavaScript holds unadopted instead of closing
   /// them, for another member of a listener group.
   pub fn reclaim(&self) -> Vec<OwnedFd> {
+    if let Some(wake) = &self.wake {
+      wake.unregister();
+    }
     self.queue.reclaim()
   }
 
@@ -367,31 +390,23 @@ impl EventBridge {
   /// Stops queueing and closes every queued descriptor, and every one
   /// handed to JavaScript that no socket adopted.
   pub fn close(&self) {
+    if let Some(wake) = &self.wake {
+      wake.unregister();
+    }
     self.queue.close();
   }
 
   /// Makes the bridge keep Node's event loop alive (`ref`) or not (`unref`).
   /// Must be called on the JavaScript thread of `env`.
   pub fn set_referenced(&self, env: &Env, referenced: bool) -> napi::Result<()> {
-    let Some(wake) = &self.wake else {
-      return Ok(());
-    };
-    let raw = wake.raw();
-    // SAFETY: `raw` is this bridge's live threadsafe function (it is only
-    // released when `self.wake` drops) and `env` is the environment that
-    // created it, on its own thread, as both calls require.
-    let status = unsafe {
-      if referenced {
-        sys::napi_ref_threadsafe_function(env.raw(), raw)
-      } else {
-        sys::napi_unref_threadsafe_function(env.raw(), raw)
+    if let Some(wake) = &self.wake {
+      if wake.registered.load(Ordering::Acquire)
+        && wake.referenced.swap(referenced, Ordering::AcqRel) != referenced
+      {
+        env_waker::set_referenced(env.raw(), referenced);
       }
-    };
-    if status == sys::Status::napi_ok {
-      Ok(())
-    } else {
-      Err(napi::Error::from_status(Status::from(status)))
     }
+    Ok(())
   }
 }
 

@@ -215,11 +215,18 @@ impl Group {
     self.dispatch.lock().unwrap_or_else(|p| p.into_inner())
   }
 
-  /// Adds a listening member whose JavaScript is woken through `bridge`;
-  /// the first one starts listen(2) with `backlog` and the accept task.
+  /// What a member's bridge must tell when its JavaScript takes events
+  /// (see [`EventBridge::observed_by`]).
+  pub fn observer(&self) -> Arc<Notify> {
+    Arc::clone(&self.changed)
+  }
+
+  /// Adds a listening member whose JavaScript is woken through `bridge`
+  /// (observed by [`Group::observer`]); the first one starts listen(2) with
+  /// `backlog` and the accept task.
   pub fn add_member(
     self: &Arc<Self>,
-    bridge: EventBridge,
+    bridge: Arc<EventBridge>,
     backlog: i32,
   ) -> io::Result<Arc<Member>> {
     {
@@ -242,7 +249,7 @@ impl Group {
       }
     }
     let member = Arc::new(Member {
-      bridge: Arc::new(bridge.observed_by(Arc::clone(&self.changed))),
+      bridge,
       open: AtomicUsize::new(0),
       left: AtomicBool::new(false),
     });

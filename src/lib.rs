@@ -17,6 +17,7 @@
 //! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
 //! - [`server_handle`]: the `ServerHandle` class JavaScript drives.
+//! - [`env_waker`]: one threadsafe function per environment wakes its listeners.
 //! - [`env_cleanup`]: stops native work when its Node environment ends.
 //! - [`errno`]: the one conversion of `io::Error` for JavaScript.
 //! - [`runtime`]: the process-wide tokio runtime.
@@ -24,6 +25,7 @@
 mod accept_loop;
 mod addresses;
 mod env_cleanup;
+mod env_waker;
 mod errno;
 mod event_bridge;
 mod group;

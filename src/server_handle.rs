@@ -590,7 +590,7 @@ fn start_listening(
       return Ok(Err((state, errno_of(&error))));
     }
   }
-  let bridge = Arc::new(EventBridge::new(onevents)?);
+  let bridge = Arc::new(EventBridge::new(env, onevents)?);
   let limit = Arc::new(ConnectionLimit::default());
   let accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge), Arc::clone(&limit));
   let listener = Arc::new(Listener {
@@ -624,11 +624,14 @@ fn join_listening(
   backlog: i32,
   onevents: Function<'_, (), ()>,
 ) -> Result<(HandleState, i32)> {
-  let bridge = EventBridge::new(onevents)?;
   let group = Arc::clone(seat.group());
-  let member = match group.add_member(bridge, backlog) {
+  let bridge = Arc::new(EventBridge::new(env, onevents)?.observed_by(group.observer()));
+  let member = match group.add_member(Arc::clone(&bridge), backlog) {
     Ok(member) => member,
-    Err(error) => return Ok((HandleState::Joined(seat), errno_of(&error))),
+    Err(error) => {
+      bridge.close();
+      return Ok((HandleState::Joined(seat), errno_of(&error)));
+    }
   };
   let socket = Arc::clone(seat.socket());
   let link = Arc::new(MemberLink {
