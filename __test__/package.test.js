@@ -77,7 +77,9 @@ test("Server is a subclass of Node's, whose prototype methods have Node's names,
 });
 
 function asyncDisposeKey() {
-  return Object.getOwnPropertySymbols(net.Server.prototype).find((symbol) => /asyncDispose/.test(String(symbol)));
+  return Object.getOwnPropertySymbols(net.Server.prototype).find((symbol) =>
+    /asyncDispose/.test(String(symbol)),
+  );
 }
 
 test('ES modules can import named exports and the default', () => {
