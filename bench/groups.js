@@ -158,11 +158,12 @@ async function churn(mode, total = 20000, concurrency = 16) {
 
 const fmt = (n, d = 1) => n.toFixed(d);
 
-async function main() {
-  const onlyIndex = process.argv.indexOf('--only');
-  const rows = onlyIndex === -1 ? ['balance', 'stall', 'churn'] : process.argv[onlyIndex + 1].split(',');
-  const outIndex = process.argv.indexOf('--out');
-  const out = outIndex === -1 ? undefined : process.argv[outIndex + 1];
+/**
+ * Runs the worker rows (`rows`: some of balance, stall, churn), prints
+ * them, writes them to `out` if given, and returns their markdown. `quick`
+ * shortens the stall and churn rows (figures are noise then).
+ */
+async function runWorkerRows({ rows = ['balance', 'stall', 'churn'], out, quick = false } = {}) {
   const lines = [];
   const say = (line = '') => {
     lines.push(line);
@@ -191,13 +192,13 @@ async function main() {
   }
   if (rows.includes('stall')) {
     say(
-      '### A stalled worker: 4 workers, worker 0 blocks 200 ms every second; short requests (a connection each) at 1000/s for 6 s, open loop',
+      `### A stalled worker: 4 workers, worker 0 blocks 200 ms every second; short requests (a connection each) at 1000/s for ${quick ? 1 : 6} s, open loop`,
     );
     say();
     say('| mode | requests | failed | p50 ms | p99 ms | max ms |');
     say('| --- | --- | --- | --- | --- | --- |');
     for (const mode of MODES) {
-      const r = await stall(mode);
+      const r = await stall(mode, quick ? 1 : 6);
       say(
         `| ${r.mode} | ${r.requests} | ${r.failed} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.max, 1)} |`,
       );
@@ -210,15 +211,27 @@ async function main() {
     say('| mode | connections | CPU µs per connection | connections/s |');
     say('| --- | --- | --- | --- |');
     for (const mode of MODES) {
-      const r = await churn(mode);
+      const r = await churn(mode, quick ? 1000 : 20000);
       say(`| ${r.mode} | ${r.connections} | ${fmt(r.cpuUsPerConnection)} | ${Math.round(r.perSecond)} |`);
     }
     say();
   }
-  if (out) fs.writeFileSync(out, `${lines.join('\n')}\n`);
+  const markdown = `${lines.join('\n')}\n`;
+  if (out) fs.writeFileSync(out, markdown);
+  return markdown;
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+module.exports = { runWorkerRows };
+
+if (require.main === module) {
+  const onlyIndex = process.argv.indexOf('--only');
+  const outIndex = process.argv.indexOf('--out');
+  runWorkerRows({
+    rows: onlyIndex === -1 ? undefined : process.argv[onlyIndex + 1].split(','),
+    out: outIndex === -1 ? undefined : process.argv[outIndex + 1],
+    quick: process.argv.includes('--quick'),
+  }).catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
