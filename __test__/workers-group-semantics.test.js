@@ -185,3 +185,25 @@ test("a member's sockets serve Node's http unchanged", async () => {
   await closeServer(server);
   httpServer.close();
 });
+
+test('an unref()ed group member lets the process exit by itself, as an unref()ed Node server does', () => {
+  const { spawnSync } = require('child_process');
+  const script = `
+    const rsnet = require(${JSON.stringify(require.resolve('..'))});
+    const a = rsnet.createServer();
+    const b = rsnet.createServer();
+    a.listen({ port: 0, host: '127.0.0.1', group: 'exit' }, () => {
+      b.listen({ port: a.address().port, host: '127.0.0.1', group: 'exit' }, () => {
+        a.unref();
+        b.unref();
+        console.log('listening');
+      });
+    });
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+  expect({ status: run.status, signal: run.signal, stdout: run.stdout.trim() }).toEqual({
+    status: 0,
+    signal: null,
+    stdout: 'listening',
+  });
+});
