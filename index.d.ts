@@ -3,9 +3,31 @@
 // createServer are rs-net's own; everything else is Node's net, re-exported.
 
 import { EventEmitter } from 'node:events';
-import type { AddressInfo, DropArgument, ListenOptions, ServerOpts, Socket } from 'node:net';
+import type {
+  AddressInfo,
+  DropArgument,
+  ListenOptions as NodeListenOptions,
+  ServerOpts,
+  Socket,
+} from 'node:net';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
 
 export * from 'node:net';
+
+/** Node's listen() options, with rs-net's listener groups. */
+export interface ListenOptions extends NodeListenOptions {
+  /**
+   * A listener group: servers of one process (worker threads included)
+   * that listen with the same group name share one listening socket, and
+   * each connection goes to the member with the fewest open plus queued
+   * connections whose event loop has caught up. The first member binds
+   * (port 0 picks a port); a later member must ask for the same host and
+   * port (or port 0, meaning the group's) or path. Not with `fd`,
+   * `handle` or `reusePort`; a cluster worker's group is its own, not the
+   * primary's.
+   */
+  group?: string;
+}
 
 /**
  * A TCP or IPC server whose connections are accepted on a tokio runtime and
@@ -83,6 +105,19 @@ export declare class Server extends EventEmitter {
   /** Closes the server (if listening) and resolves when it has closed. */
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** Options of {@link startWorkers}: Worker's own, and how many to start. */
+export interface StartWorkersOptions extends WorkerOptions {
+  /** How many worker threads; default `os.availableParallelism()`. */
+  count?: number;
+}
+
+/**
+ * Starts `count` worker threads running `filename` (as `cluster.fork()`
+ * starts processes), e.g. each serving a listener group. Returns Node's
+ * own Worker objects, in the order started.
+ */
+export declare function startWorkers(filename: string | URL, options?: StartWorkersOptions): Worker[];
 
 /** Creates a new rs-net {@link Server}. */
 export declare function createServer(connectionListener?: (socket: Socket) => void): Server;

@@ -5,7 +5,10 @@
 // net, re-exported as it is (including its lazy getters).
 const net = require('net');
 const { Server, createServer } = require('./lib/server');
+const { startWorkers } = require('./lib/workers');
 
 Object.defineProperties(module.exports, Object.getOwnPropertyDescriptors(net));
 module.exports.Server = Server;
 module.exports.createServer = createServer;
+// rs-net's own: worker threads that serve a listener group.
+module.exports.startWorkers = startWorkers;

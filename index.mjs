@@ -24,4 +24,5 @@ export const {
   isIPv6,
   setDefaultAutoSelectFamily,
   setDefaultAutoSelectFamilyAttemptTimeout,
+  startWorkers,
 } = rsnet;

@@ -8,6 +8,7 @@
 // bench/RESULTS.md. See bench/README.md.
 
 const fs = require('fs');
+const { runWorkerRows } = require('./groups');
 const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
@@ -84,7 +85,7 @@ const USAGE = `usage: node bench/run.js [options]     (npm run bench -- [options
   --rounds N         rounds of A/B runs per workload (default ${FULL.rounds}; quick: ${QUICK.rounds})
   --quick            smoke run: tiny windows and sizes, for checking the harness only;
                      writes no RESULTS.md unless --out is given
-  --only a,b         run only these workloads: ${WORKLOADS.map((w) => w.id).join(', ')}
+  --only a,b         run only these workloads: ${WORKLOADS.map((w) => w.id).join(', ')}, workers
   --set key=value    override a numeric setting (repeatable), e.g. --set idleConnections=10000
   --out FILE         write the results there instead of bench/RESULTS.md
   --no-write         do not write a results file
@@ -122,7 +123,8 @@ function parseArguments(argv) {
       case '--only':
         options.only = value().split(',');
         for (const id of options.only) {
-          if (!WORKLOADS.some((w) => w.id === id)) throw new Error(`unknown workload ${id}`);
+          if (id !== 'workers' && !WORKLOADS.some((w) => w.id === id))
+            throw new Error(`unknown workload ${id}`);
         }
         break;
       case '--set': {
@@ -275,6 +277,16 @@ async function main() {
     console.log(`\nbench: wrote ${path.relative(process.cwd(), outFile) || outFile}`);
   } else {
     console.log('\nbench: no results file written (quick runs write one only with --out FILE)');
+  }
+
+  // The worker rows (bench/groups.js): listener group, reusePort and
+  // cluster side by side, written next to the main results.
+  if (!options.only || options.only.includes('workers')) {
+    console.log('');
+    await runWorkerRows({
+      quick: options.quick,
+      out: outFile ? path.join(path.dirname(outFile), 'RESULTS-groups.md') : undefined,
+    });
   }
 
   const allRuns = Object.values(runsByWorkload).flat();

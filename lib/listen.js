@@ -11,6 +11,13 @@ const { addAbortListener } = require('events');
 const binding = require('../binding');
 const errors = require('./errors');
 const { onconnection } = require('./connections');
+const {
+  countConnections,
+  createGroupHandle,
+  groupOption,
+  pendingGroup,
+  setPendingGroup,
+} = require('./group');
 const internals = require('./node-internals');
 const {
   attachToNodeHandle,
@@ -46,6 +53,8 @@ function listen(...args) {
     throw errors.serverAlreadyListen(listen);
   }
   const cb = args.length === 0 ? undefined : args[args.length - 1];
+  // rs-net's one listen() option of its own: a listener group.
+  setPendingGroup(this, groupOption(args, listen));
 
   const plan = normalizeListenArgs(
     args,
@@ -244,7 +253,8 @@ function isIpv6LinkLocal(ip) {
 // same six arguments).
 function listenInCluster(server, address, port, addressType, backlog, fd, exclusive, flags, options) {
   cluster ??= require('cluster');
-  if (cluster.isPrimary || exclusive) {
+  // A listener group is the process's own: no cluster primary is asked.
+  if (cluster.isPrimary || exclusive || pendingGroup(server) !== undefined) {
     server._listen2(address, port, addressType, backlog, fd, flags);
     return;
   }
@@ -295,11 +305,13 @@ function checkBindError(err, port, handle) {
 function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   const descriptorSource = this[kDescriptorSource];
   this[kDescriptorSource] = undefined;
+  const group = pendingGroup(this);
+  setPendingGroup(this, undefined);
   if (!this._handle) {
     let rval = null;
     // No address: try IPv6 '::' (dual-stack) first, IPv4 when IPv6 fails.
     if (!address && typeof fd !== 'number') {
-      rval = createServerHandle('::', port, 6, fd, flags);
+      rval = createServerHandle('::', port, 6, fd, flags, undefined, group);
       if (typeof rval === 'number') {
         rval = null;
         address = '0.0.0.0';
@@ -309,7 +321,8 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
         addressType = 6;
       }
     }
-    if (rval === null) rval = createServerHandle(address, port, addressType, fd, flags, descriptorSource);
+    if (rval === null)
+      rval = createServerHandle(address, port, addressType, fd, flags, descriptorSource, group);
 
     if (typeof rval === 'number') {
       const error = errors.exceptionWithHostPort(rval, 'listen', address, port, setupListenHandle);
@@ -318,6 +331,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
       return;
     }
     this._handle = rval;
+    if (group !== undefined) countConnections(this);
   }
 
   // One of Node's handles from elsewhere (a cluster primary's under
@@ -351,7 +365,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
 }
 
 // Returns a bound listening handle, or a negative errno.
-function createServerHandle(address, port, addressType, fd, flags, descriptorSource) {
+function createServerHandle(address, port, addressType, fd, flags, descriptorSource, group) {
   if (typeof fd === 'number' && fd >= 0) {
     if (!Number.isInteger(fd) || fd > 0x7fffffff) return -22; // EINVAL, as Node
     // Not a socket Node would open, or one Node's own loop watches (a
@@ -363,11 +377,12 @@ function createServerHandle(address, port, addressType, fd, flags, descriptorSou
     const duplicate = descriptorSource !== undefined;
     return createListeningHandle((native) => native.open(fd, duplicate));
   }
+  // setupListenHandle always passes an address (trying '::' first).
+  const ipv6Only = addressType === 6 && (flags & IPV6_ONLY) !== 0;
+  if (group !== undefined) return createGroupHandle(group, address, port, addressType, ipv6Only);
   if (port === -1 && addressType === -1) {
     return createListeningHandle((native) => native.bindPipe(`${address}`));
   }
-  // setupListenHandle always passes an address (trying '::' first).
-  const ipv6Only = addressType === 6 && (flags & IPV6_ONLY) !== 0;
   const reusePort = (flags & REUSE_PORT) !== 0;
   return createListeningHandle((native) => native.bindTcp(address, port, ipv6Only, reusePort));
 }

@@ -11,7 +11,7 @@ use std::io;
 use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
@@ -25,7 +25,7 @@ use crate::listen_socket::{ListenSocket, SocketKind};
 
 /// First wait after running out of descriptors (or another accept error
 /// that may repeat); each further one doubles, up to [`LAST_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// Longest wait between attempts to accept after a failure.
 const LAST_BACKOFF: Duration = Duration::from_millis(500);
 /// How long JavaScript may leave a round untaken before the loop accepts
@@ -101,10 +101,27 @@ pub fn register(socket: SharedSocket) -> Result<Registered, (SharedSocket, io::E
     .map_err(|failure| failure.into_parts())
 }
 
-/// A running accept loop. [`AcceptLoop::stop`] ends it.
+/// The socket as the accept loop holds it: watched by the reactor, or set
+/// aside while JavaScript catches up. Shared with the handle, which takes
+/// it out to close the socket on its own thread; the loop only accepts
+/// while it holds the lock, so it never accepts on a closed descriptor or
+/// on a number reused since.
+enum Watch {
+  Registered(Registered),
+  Unwatched(SharedSocket),
+}
+
+/// The slot the loop and the handle share; empty once the handle closed.
+type SocketSlot = Arc<Mutex<Option<Watch>>>;
+
+fn lock_slot(slot: &SocketSlot) -> std::sync::MutexGuard<'_, Option<Watch>> {
+  slot.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A running accept loop. [`AcceptLoop::release`] ends it.
 pub struct AcceptLoop {
   stop: Mutex<Option<oneshot::Sender<()>>>,
-  finished: Mutex<Option<mpsc::Receiver<()>>>,
+  slot: SocketSlot,
 }
 
 impl AcceptLoop {
@@ -118,14 +135,14 @@ impl AcceptLoop {
     limit: Arc<ConnectionLimit>,
   ) -> Self {
     let (stop_sender, stop) = oneshot::channel();
-    let (finished_sender, finished) = mpsc::channel();
+    let slot: SocketSlot = Arc::new(Mutex::new(Some(Watch::Registered(registered))));
+    let task_slot = Arc::clone(&slot);
     runtime.spawn(async move {
-      run(registered, bridge, limit, stop).await;
-      drop(finished_sender);
+      run(task_slot, bridge, limit, stop).await;
     });
     Self {
       stop: Mutex::new(Some(stop_sender)),
-      finished: Mutex::new(Some(finished)),
+      slot,
     }
   }
 
@@ -138,22 +155,26 @@ impl AcceptLoop {
     }
   }
 
-  /// Stops the loop and waits until it has let go of the socket, so that
-  /// the caller's drop of its own reference closes the descriptor right
-  /// away. Must not be called from a runtime thread.
-  pub fn stop_and_wait(&self) {
+  /// Takes the socket away from the loop on the caller's thread: removes it
+  /// from the reactor and drops the loop's reference, so that the caller's
+  /// drop of its own closes the descriptor at once, without waiting for the
+  /// runtime's thread; then tells the loop to end. Safe to call more than
+  /// once.
+  pub fn release(&self) {
+    let taken = lock_slot(&self.slot).take();
+    // Deregistered (epoll_ctl) here, after the lock is let go: the loop,
+    // finding the slot empty, ends without touching the socket again.
+    drop(taken);
     self.stop();
-    let finished = self
-      .finished
-      .lock()
-      .unwrap_or_else(|p| p.into_inner())
-      .take();
-    if let Some(finished) = finished {
-      // Returns when the task drops its sender: after it ended, or when the
-      // runtime dropped it.
-      let _ = finished.recv();
-    }
   }
+}
+
+/// What one wait for readiness came to.
+enum Wake {
+  /// The handle took the socket (closed) or the reactor is gone.
+  Gone,
+  /// A round was accepted, with the readiness it started from.
+  Round(Vec<ServerEvent>, RoundEnd, Ready),
 }
 
 /// Accepts until stopped.
@@ -172,56 +193,91 @@ impl AcceptLoop {
 /// the socket is closed while `accept` finds nothing is not trusted (see
 /// [`stale_readiness`]): the socket is registered afresh, and if the kernel
 /// still says so, the loop backs off as it does after accept errors.
+///
+/// The socket lives in `slot`, which the handle empties when it closes; the
+/// loop holds the slot's lock while it accepts and ends when it finds the
+/// slot empty.
 async fn run(
-  registered: Registered,
+  slot: SocketSlot,
   bridge: Arc<EventBridge>,
   limit: Arc<ConnectionLimit>,
   mut stop: oneshot::Receiver<()>,
 ) {
-  let kind = registered.get_ref().0.kind();
+  let kind = match lock_slot(&slot).as_ref() {
+    Some(Watch::Registered(registered)) => registered.get_ref().0.kind(),
+    Some(Watch::Unwatched(socket)) => socket.0.kind(),
+    None => return,
+  };
   let mut backoff = FIRST_BACKOFF;
-  let mut watched: Result<Registered, SharedSocket> = Ok(registered);
   // Rounds in a row that found a closed readiness and nothing to accept.
   let mut stale_rounds = 0u32;
   loop {
     // Yields to the other listeners' loops once the budget is spent, even
     // if every future below is ready at once.
     tokio::task::consume_budget().await;
-    let registered = match watched {
-      Ok(registered) => registered,
-      Err(socket) => {
-        tokio::select! {
-          biased;
-          _ = &mut stop => return,
-          () = bridge.wait_until_drained() => {}
-          () = tokio::time::sleep(STALL), if bridge.queued_events() < QUEUE_LIMIT => {}
-        }
-        match register(socket) {
-          Ok(registered) => registered,
-          Err((socket, error)) => {
-            bridge.send(vec![ServerEvent::AcceptFailed(errno_of(&error))]);
-            if pause(&mut stop, &mut backoff).await.is_break() {
-              return;
+    let unwatched = match lock_slot(&slot).as_ref() {
+      None => return,
+      Some(watch) => matches!(watch, Watch::Unwatched(_)),
+    };
+    if unwatched {
+      tokio::select! {
+        biased;
+        _ = &mut stop => return,
+        () = bridge.wait_until_drained() => {}
+        () = tokio::time::sleep(STALL), if bridge.queued_events() < QUEUE_LIMIT => {}
+      }
+      let failed = {
+        let mut guard = lock_slot(&slot);
+        match guard.take() {
+          None => return,
+          Some(Watch::Unwatched(socket)) => match register(socket) {
+            Ok(registered) => {
+              *guard = Some(Watch::Registered(registered));
+              None
             }
-            watched = Err(socket);
-            continue;
+            Err((socket, error)) => {
+              *guard = Some(Watch::Unwatched(socket));
+              Some(error)
+            }
+          },
+          Some(registered) => {
+            *guard = Some(registered);
+            None
           }
         }
+      };
+      if let Some(error) = failed {
+        bridge.send(vec![ServerEvent::AcceptFailed(errno_of(&error))]);
+        if pause(&mut stop, &mut backoff).await.is_break() {
+          return;
+        }
+        continue;
       }
-    };
-    let mut ready = tokio::select! {
+    }
+    let wake = tokio::select! {
       biased;
       _ = &mut stop => return,
-      ready = registered.readable() => match ready {
-        Ok(ready) => ready,
-        // The reactor is gone: the runtime is shutting down.
-        Err(_) => return,
-      },
+      wake = std::future::poll_fn(|cx| {
+        let guard = lock_slot(&slot);
+        let Some(Watch::Registered(registered)) = guard.as_ref() else {
+          return std::task::Poll::Ready(Wake::Gone);
+        };
+        match registered.poll_read_ready(cx) {
+          std::task::Poll::Pending => std::task::Poll::Pending,
+          // The reactor is gone: the runtime is shutting down.
+          std::task::Poll::Ready(Err(_)) => std::task::Poll::Ready(Wake::Gone),
+          std::task::Poll::Ready(Ok(mut ready)) => {
+            // Read before accepting: a round that finds nothing clears it.
+            let readiness = ready.ready();
+            let (batch, end) = accept_round(&mut ready, &bridge, &limit, kind);
+            std::task::Poll::Ready(Wake::Round(batch, end, readiness))
+          }
+        }
+      }) => wake,
     };
-    // Read before accepting: a round that finds nothing clears it.
-    let readiness = ready.ready();
-    let (batch, end) = accept_round(&mut ready, &bridge, &limit, kind);
-    drop(ready);
+    let Wake::Round(batch, end, readiness) = wake else {
+      return;
+    };
     if !batch.is_empty() {
       bridge.send(batch);
     }
@@ -247,11 +303,16 @@ async fn run(
       }
       RoundEnd::Nothing => stale_rounds = 0,
     }
-    watched = if bridge.is_drained() && !stale {
-      Ok(registered)
-    } else {
-      Err(registered.into_inner())
-    };
+    if !bridge.is_drained() || stale {
+      let mut guard = lock_slot(&slot);
+      match guard.take() {
+        None => return,
+        Some(Watch::Registered(registered)) => {
+          *guard = Some(Watch::Unwatched(registered.into_inner()));
+        }
+        Some(unwatched) => *guard = Some(unwatched),
+      }
+    }
   }
 }
 
@@ -267,7 +328,7 @@ async fn run(
 /// readiness after `EAGAIN` keeps them, and `readable()` resolves at once
 /// for as long as the registration lives. Only a new registration, made
 /// while the socket listens, reads the socket's state again.
-fn stale_readiness(readiness: Ready) -> bool {
+pub(crate) fn stale_readiness(readiness: Ready) -> bool {
   readiness.is_read_closed() || readiness.is_write_closed()
 }
 
@@ -338,7 +399,10 @@ fn accept_round(
 
 /// Sleeps for the current backoff (doubling it for next time), unless
 /// stopped first.
-async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> ControlFlow<()> {
+pub(crate) async fn pause(
+  stop: &mut oneshot::Receiver<()>,
+  backoff: &mut Duration,
+) -> ControlFlow<()> {
   let delay = *backoff;
   *backoff = (*backoff * 2).min(LAST_BACKOFF);
   tokio::select! {
@@ -352,6 +416,7 @@ async fn pause(stop: &mut oneshot::Receiver<()>, backoff: &mut Duration) -> Cont
 mod tests {
   use super::*;
   use crate::listen_socket::TcpOptions;
+  use std::sync::mpsc;
   use std::time::Instant;
   use tokio::runtime::Builder;
 

@@ -16,16 +16,17 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{Either, Function};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Status};
+use napi::{Env, JsValue};
 use napi_derive::napi;
 use socket2::SockRef;
 use tokio::sync::Notify;
 
 use crate::addresses::{family_name, format_ip};
+use crate::env_waker::{self, EnvWaker};
 use crate::handover::HandedOver;
 
 /// Most events handed to JavaScript in one call, and most connections the
@@ -119,9 +120,25 @@ impl ServerNotice {
 /// for anything else.
 pub type Delivery = Either<u32, ServerNotice>;
 
-/// The threadsafe function that wakes JavaScript, which then takes the
-/// events itself.
-type WakeFunction = ThreadsafeFunction<(), (), (), Status, false>;
+/// How a bridge wakes its JavaScript: its environment's shared threadsafe
+/// function, with this listener's id (see [`crate::env_waker`]).
+struct Wake {
+  waker: Arc<EnvWaker>,
+  id: u32,
+  /// Whether this listener keeps the event loop alive.
+  referenced: AtomicBool,
+  /// Still registered with its environment (until closed).
+  registered: AtomicBool,
+}
+
+impl Wake {
+  /// Unregisters the listener; on its JavaScript thread, once.
+  fn unregister(&self) {
+    if self.registered.swap(false, Ordering::AcqRel) {
+      env_waker::unregister_listener(self.id, self.referenced.swap(false, Ordering::AcqRel));
+    }
+  }
+}
 
 #[derive(Default)]
 struct QueueState {
@@ -203,6 +220,26 @@ impl EventQueue {
     batch
   }
 
+  /// Stops queueing and returns the connections queued or held by
+  /// JavaScript (not adopted), for another listener to deliver.
+  fn reclaim(&self) -> Vec<OwnedFd> {
+    let mut state = self.lock();
+    state.closed = true;
+    state.connections = 0;
+    let pending = std::mem::take(&mut state.events);
+    drop(state);
+    let mut connections: Vec<OwnedFd> = pending
+      .into_iter()
+      .filter_map(|event| match event {
+        ServerEvent::Connection(fd) | ServerEvent::Refused(_, fd) => Some(fd),
+        ServerEvent::AcceptFailed(_) => None,
+      })
+      .collect();
+    connections.extend(self.handed_over.reclaim_all());
+    self.taken.notify_one();
+    connections
+  }
+
   /// Stops queueing; closes what is queued and what JavaScript holds.
   fn close(&self) {
     let mut state = self.lock();
@@ -221,22 +258,36 @@ impl EventQueue {
 pub struct EventBridge {
   queue: EventQueue,
   /// `None` only for a bridge that no JavaScript drains (unit tests).
-  wake: Option<WakeFunction>,
+  wake: Option<Wake>,
+  /// Also told when JavaScript takes events: a listener group's accept
+  /// loop, which waits for any of its members to catch up.
+  observer: Option<Arc<Notify>>,
 }
 
 impl EventBridge {
   /// Creates the bridge around `callback`, which is called (without
-  /// arguments) on the JavaScript thread for each wake-up. The new bridge
-  /// keeps Node's event loop alive until it is unreferenced or dropped.
-  pub fn new(callback: Function<'_, (), ()>) -> napi::Result<Self> {
-    let wake = callback
-      .build_threadsafe_function::<()>()
-      .callee_handled::<false>()
-      .build_callback(|_context| Ok(()))?;
+  /// arguments) on the JavaScript thread of `env` for each wake-up. The new
+  /// bridge keeps Node's event loop alive until it is unreferenced or
+  /// closed. Must be closed (or reclaimed) on that thread.
+  pub fn new(env: &Env, callback: Function<'_, (), ()>) -> napi::Result<Self> {
+    let (id, waker) = env_waker::register_listener(env, callback.raw())?;
     Ok(Self {
       queue: EventQueue::default(),
-      wake: Some(wake),
+      wake: Some(Wake {
+        waker,
+        id,
+        referenced: AtomicBool::new(true),
+        registered: AtomicBool::new(true),
+      }),
+      observer: None,
     })
+  }
+
+  /// The same bridge, also notifying `observer` whenever JavaScript takes
+  /// events.
+  pub fn observed_by(mut self, observer: Arc<Notify>) -> Self {
+    self.observer = Some(observer);
+    self
   }
 
   /// A bridge that wakes nobody: events stay queued until taken with
@@ -246,6 +297,7 @@ impl EventBridge {
     Self {
       queue: EventQueue::default(),
       wake: None,
+      observer: None,
     }
   }
 
@@ -258,7 +310,7 @@ impl EventBridge {
         // A failed call means the environment is being torn down; the
         // events stay queued and are closed by `close`, which its cleanup
         // hook runs.
-        let _ = wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        let _ = wake.waker.wake(wake.id);
       }
     }
   }
@@ -293,7 +345,21 @@ impl EventBridge {
 
   /// Takes up to one batch for JavaScript (on its thread).
   pub fn take_batch(&self) -> Vec<Delivery> {
-    self.queue.take_batch()
+    let batch = self.queue.take_batch();
+    if let Some(observer) = &self.observer {
+      observer.notify_one();
+    }
+    batch
+  }
+
+  /// Stops queueing (as [`EventBridge::close`]) but returns the queued
+  /// connections and those JavaScript holds unadopted instead of closing
+  /// them, for another member of a listener group.
+  pub fn reclaim(&self) -> Vec<OwnedFd> {
+    if let Some(wake) = &self.wake {
+      wake.unregister();
+    }
+    self.queue.reclaim()
   }
 
   /// A socket now owns `fd`, a connection JavaScript took from this bridge.
@@ -324,31 +390,23 @@ impl EventBridge {
   /// Stops queueing and closes every queued descriptor, and every one
   /// handed to JavaScript that no socket adopted.
   pub fn close(&self) {
+    if let Some(wake) = &self.wake {
+      wake.unregister();
+    }
     self.queue.close();
   }
 
   /// Makes the bridge keep Node's event loop alive (`ref`) or not (`unref`).
   /// Must be called on the JavaScript thread of `env`.
   pub fn set_referenced(&self, env: &Env, referenced: bool) -> napi::Result<()> {
-    let Some(wake) = &self.wake else {
-      return Ok(());
-    };
-    let raw = wake.raw();
-    // SAFETY: `raw` is this bridge's live threadsafe function (it is only
-    // released when `self.wake` drops) and `env` is the environment that
-    // created it, on its own thread, as both calls require.
-    let status = unsafe {
-      if referenced {
-        sys::napi_ref_threadsafe_function(env.raw(), raw)
-      } else {
-        sys::napi_unref_threadsafe_function(env.raw(), raw)
+    if let Some(wake) = &self.wake {
+      if wake.registered.load(Ordering::Acquire)
+        && wake.referenced.swap(referenced, Ordering::AcqRel) != referenced
+      {
+        env_waker::set_referenced(env.raw(), referenced);
       }
-    };
-    if status == sys::Status::napi_ok {
-      Ok(())
-    } else {
-      Err(napi::Error::from_status(Status::from(status)))
     }
+    Ok(())
   }
 }
 
@@ -391,6 +449,33 @@ mod tests {
         );
       }
     }
+  }
+
+  #[test]
+  fn reclaim_returns_queued_and_unadopted_connections_and_stops_queueing() {
+    let queue = EventQueue::default();
+    queue.push((0..3).map(|_| connection()).collect());
+    let taken = queue.take_batch();
+    let fds: Vec<RawFd> = taken
+      .iter()
+      .filter_map(|delivery| match delivery {
+        Either::A(fd) => Some(*fd as RawFd),
+        Either::B(_) => None,
+      })
+      .collect();
+    // One adopted by a socket, two still held as numbers; two more queued.
+    queue.handed_over.adopt(fds[0]);
+    queue.push(vec![connection(), connection()]);
+    let reclaimed = queue.reclaim();
+    assert_eq!(
+      reclaimed.len(),
+      4,
+      "two queued and two held, not the adopted one"
+    );
+    assert!(!queue.handed_over.holds(fds[1]), "held ones are given back");
+    assert!(!queue.push(vec![connection()]), "nothing is queued after");
+    // SAFETY: adopted above: this test is its owner.
+    drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) });
   }
 
   #[test]

@@ -83,6 +83,22 @@ impl HandedOver {
     true
   }
 
+  /// Takes back every descriptor still held that names the socket it was
+  /// handed over as (see [`HandedOver::close_all`] for the others), for a
+  /// listener that gives its connections to another.
+  pub fn reclaim_all(&self) -> Vec<OwnedFd> {
+    let entries = std::mem::take(&mut *self.lock());
+    let mut reclaimed = Vec::new();
+    for (fd, identity) in entries {
+      if identity.is_some() && SocketIdentity::of(fd) == identity {
+        // SAFETY: as in `close_all`: still the socket handed over, never
+        // adopted, and removed from the set above, so owned here once.
+        reclaimed.push(unsafe { OwnedFd::from_raw_fd(fd) });
+      }
+    }
+    reclaimed
+  }
+
   /// Closes every descriptor still held. A number that no longer names
   /// the socket it was handed over as was already closed by its owner
   /// (Node closes an environment's sockets before its cleanup hooks run,

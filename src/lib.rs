@@ -14,8 +14,10 @@
 //! - [`node_handles`]: sockets JavaScript wraps to learn Node's handle classes.
 //! - [`accept_loop`]: the tokio task that accepts connections.
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
+//! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
 //! - [`server_handle`]: the `ServerHandle` class JavaScript drives.
+//! - [`env_waker`]: one threadsafe function per environment wakes its listeners.
 //! - [`env_cleanup`]: stops native work when its Node environment ends.
 //! - [`errno`]: the one conversion of `io::Error` for JavaScript.
 //! - [`runtime`]: the process-wide tokio runtime.
@@ -23,8 +25,10 @@
 mod accept_loop;
 mod addresses;
 mod env_cleanup;
+mod env_waker;
 mod errno;
 mod event_bridge;
+mod group;
 mod handover;
 mod listen_args;
 mod listen_socket;

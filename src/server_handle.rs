@@ -7,7 +7,7 @@
 //! the accept loop on the tokio runtime. Methods that touch the socket
 //! return 0 or a negative errno, and JavaScript builds Node's error from it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{Either, Function, Unknown};
 use napi::{Env, JsValue, Result};
@@ -18,6 +18,7 @@ use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{Delivery, EventBridge, ServerNotice};
+use crate::group::{GroupAddress, Member, Seat};
 use crate::listen_socket::{claim, release, ListenSocket, PipeNameRules, SocketKind, TcpOptions};
 use crate::runtime;
 
@@ -45,6 +46,10 @@ enum HandleState {
   Bound(ListenSocket),
   /// Listening, with its accept loop running.
   Listening(ActiveListener),
+  /// Bound in a listener group (see [`crate::group`]), not yet listening.
+  Joined(Seat),
+  /// A listening member of a listener group.
+  Grouped(GroupMembership),
   /// Closed for good.
   Closed,
 }
@@ -59,12 +64,13 @@ struct Listener {
 
 impl Listener {
   /// Stops accepting, closes queued connections and removes the socket
-  /// file, and waits until the accept loop has let go of its descriptor,
-  /// which is closed when this returns. The socket itself is never shut
+  /// file. The accept loop lets go of its descriptor here, on the caller's
+  /// thread, without waiting for the runtime's, so the descriptor closes
+  /// when the caller drops the listener. The socket itself is never shut
   /// down: other descriptors of it (the Node handle's, a child process's)
   /// keep it listening until they are closed too, as with Node.
   fn stop(&self) {
-    self.accept.stop_and_wait();
+    self.accept.release();
     self.bridge.close();
     self.socket.remove_socket_file();
   }
@@ -85,6 +91,33 @@ impl ActiveListener {
     self.listener.stop();
     self.cleanup.cancel();
   }
+}
+
+/// A member's place in its group, shared with the environment's cleanup
+/// hook: leaving (on close or at teardown) happens once.
+struct MemberLink {
+  member: Arc<Member>,
+  seat: Mutex<Option<Seat>>,
+}
+
+impl MemberLink {
+  /// Leaves the group: the member's queued connections go to the others,
+  /// and the last seat out closes the socket.
+  fn leave(&self) {
+    let seat = self.seat.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(seat) = seat {
+      seat.group().remove_member(&self.member);
+      drop(seat);
+    }
+  }
+}
+
+/// A listening group member's state.
+struct GroupMembership {
+  link: Arc<MemberLink>,
+  /// The group's socket, for addresses (the group holds it open).
+  socket: Arc<ListenSocket>,
+  cleanup: EnvCleanup,
 }
 
 /// A listening socket and its accept loop, driven from JavaScript.
@@ -147,6 +180,55 @@ impl ServerHandle {
     Ok(self.keep_bound(ListenSocket::bind_pipe(name.as_bytes(), rules)))
   }
 
+  /// Takes a seat in the listener group `group` on `address` (an IP
+  /// address in text) and `port`: binds the group's socket when the group
+  /// is new, or shares the one it has (a port of 0 then means the group's
+  /// port). Returns 0 or a negative errno: `EINVAL` when the group is on
+  /// another address.
+  #[napi(catch_unwind)]
+  pub fn bind_group_tcp(
+    &mut self,
+    group: String,
+    address: String,
+    port: i32,
+    ipv6_only: bool,
+  ) -> i32 {
+    if !matches!(self.state, HandleState::Empty) {
+      return -libc::EINVAL;
+    }
+    let address = match parse_address(&address, port as u16) {
+      Ok(address) => address,
+      Err(error) => return errno_of(&error),
+    };
+    let options = TcpOptions {
+      ipv6_only,
+      reuse_port: false,
+    };
+    let seat = Seat::take(&group, GroupAddress::Tcp(address), || {
+      ListenSocket::bind_tcp(address, options)
+    });
+    self.keep_seat(seat)
+  }
+
+  /// Takes a seat in the listener group `group` on the Unix socket `name`,
+  /// binding it when the group is new. Returns 0 or a negative errno.
+  #[napi(catch_unwind)]
+  pub fn bind_group_pipe(&mut self, env: Env, group: String, name: String) -> Result<i32> {
+    if !matches!(self.state, HandleState::Empty) {
+      return Ok(-libc::EINVAL);
+    }
+    let major = env.get_node_version()?.major;
+    let rules = PipeNameRules {
+      reject_interior_nul: major >= 22,
+      reject_too_long: major >= 24,
+    };
+    let asked = GroupAddress::Pipe(name.as_bytes().to_vec());
+    let seat = Seat::take(&group, asked, || {
+      ListenSocket::bind_pipe(name.as_bytes(), rules)
+    });
+    Ok(self.keep_seat(seat))
+  }
+
   /// Takes over an inherited listening (or bound) socket descriptor, or a
   /// duplicate of it when `duplicate` is true (for a descriptor another
   /// handle object still owns and is about to close). Returns 0, or
@@ -194,6 +276,16 @@ impl ServerHandle {
         let status = status_of(listening.listener.socket.listen(backlog));
         self.state = HandleState::Listening(listening);
         Ok(status)
+      }
+      HandleState::Joined(seat) => {
+        let (state, status) = join_listening(&env, seat, backlog, onevents)?;
+        self.state = state;
+        Ok(status)
+      }
+      // The group's backlog is its first member's.
+      grouped @ HandleState::Grouped(_) => {
+        self.state = grouped;
+        Ok(0)
       }
       other => {
         self.state = other;
@@ -279,6 +371,11 @@ impl ServerHandle {
     match std::mem::replace(&mut self.state, HandleState::Closed) {
       HandleState::Listening(listening) => listening.shut_down(),
       HandleState::Bound(socket) => drop(socket),
+      HandleState::Joined(seat) => drop(seat),
+      HandleState::Grouped(membership) => {
+        membership.link.leave();
+        membership.cleanup.cancel();
+      }
       HandleState::Empty | HandleState::Closed => {}
     }
   }
@@ -308,9 +405,18 @@ impl ServerHandle {
   /// Records how many connections the server counts as open.
   #[napi(catch_unwind)]
   pub fn set_connection_count(&self, count: f64) {
-    if let HandleState::Listening(listening) = &self.state {
-      listening.limit.set_live(count);
+    match &self.state {
+      HandleState::Listening(listening) => listening.limit.set_live(count),
+      // What the group balances on; a count is never negative or huge.
+      HandleState::Grouped(membership) => membership.link.member.set_open(count.max(0.0) as usize),
+      _ => {}
     }
+  }
+
+  /// Whether this handle is a listening member of a listener group.
+  #[napi(getter, catch_unwind)]
+  pub fn grouped(&self) -> bool {
+    matches!(self.state, HandleState::Grouped(_))
   }
 
   /// Takes the next batch of events: descriptor numbers for connections,
@@ -323,6 +429,18 @@ impl ServerHandle {
   pub fn take_events(&self) -> Vec<Delivery> {
     match &self.state {
       HandleState::Listening(listening) => listening.listener.bridge.take_batch(),
+      HandleState::Grouped(membership) => {
+        let member = &membership.link.member;
+        let batch = member.bridge().take_batch();
+        // Counted as open until JavaScript's own count says otherwise.
+        member.add_taken(
+          batch
+            .iter()
+            .filter(|event| matches!(event, Either::A(_)))
+            .count(),
+        );
+        batch
+      }
       _ => Vec::new(),
     }
   }
@@ -362,6 +480,7 @@ impl ServerHandle {
   fn bridge(&self) -> Option<&EventBridge> {
     match &self.state {
       HandleState::Listening(listening) => Some(&listening.listener.bridge),
+      HandleState::Grouped(membership) => Some(membership.link.member.bridge()),
       _ => None,
     }
   }
@@ -371,6 +490,8 @@ impl ServerHandle {
     match &self.state {
       HandleState::Bound(socket) => Some(socket),
       HandleState::Listening(listening) => Some(&listening.listener.socket),
+      HandleState::Joined(seat) => Some(seat.socket()),
+      HandleState::Grouped(membership) => Some(&membership.socket),
       HandleState::Empty | HandleState::Closed => None,
     }
   }
@@ -386,12 +507,21 @@ impl ServerHandle {
     }
   }
 
-  fn set_referenced(&self, env: &Env, referenced: bool) -> Result<()> {
-    match &self.state {
-      HandleState::Listening(listening) => {
-        listening.listener.bridge.set_referenced(env, referenced)
+  /// Stores a seat in a group, or returns the errno of the failure.
+  fn keep_seat(&mut self, seat: std::io::Result<Seat>) -> i32 {
+    match seat {
+      Ok(seat) => {
+        self.state = HandleState::Joined(seat);
+        0
       }
-      _ => Ok(()),
+      Err(error) => errno_of(&error),
+    }
+  }
+
+  fn set_referenced(&self, env: &Env, referenced: bool) -> Result<()> {
+    match self.bridge() {
+      Some(bridge) => bridge.set_referenced(env, referenced),
+      None => Ok(()),
     }
   }
 }
@@ -409,9 +539,22 @@ fn start_listening(
     Ok(runtime) => runtime,
     Err(error) => return Ok(Err((HandleState::Bound(socket), errno_of(&error)))),
   };
-  // Register before listen(2): a descriptor rs-net already watches fails
-  // with EEXIST here, before its backlog could be changed.
   let socket = Arc::new(socket);
+  // A socket made here cannot be watched already: it listens first, so the
+  // reactor never sees it before listen(2) (a hang-up it would report, and
+  // the accept loop would wake for, in vain). An inherited descriptor is
+  // registered first: one rs-net already watches fails with EEXIST there,
+  // before its backlog could be changed.
+  let listen_first = !socket.is_adopted();
+  if listen_first {
+    if let Err(error) = socket.listen(backlog) {
+      let state = match Arc::into_inner(socket) {
+        Some(socket) => HandleState::Bound(socket),
+        None => HandleState::Closed,
+      };
+      return Ok(Err((state, errno_of(&error))));
+    }
+  }
   let registered = {
     let _context = runtime.enter();
     register(SharedSocket(Arc::clone(&socket)))
@@ -437,15 +580,17 @@ fn start_listening(
       return failed(socket, errno_of(&error));
     }
   };
-  if let Err(error) = socket.listen(backlog) {
-    drop(registered);
-    let state = match Arc::into_inner(socket) {
-      Some(socket) => HandleState::Bound(socket),
-      None => HandleState::Closed,
-    };
-    return Ok(Err((state, errno_of(&error))));
+  if !listen_first {
+    if let Err(error) = socket.listen(backlog) {
+      drop(registered);
+      let state = match Arc::into_inner(socket) {
+        Some(socket) => HandleState::Bound(socket),
+        None => HandleState::Closed,
+      };
+      return Ok(Err((state, errno_of(&error))));
+    }
   }
-  let bridge = Arc::new(EventBridge::new(onevents)?);
+  let bridge = Arc::new(EventBridge::new(env, onevents)?);
   let limit = Arc::new(ConnectionLimit::default());
   let accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge), Arc::clone(&limit));
   let listener = Arc::new(Listener {
@@ -465,6 +610,49 @@ fn start_listening(
     })),
     Err(error) => {
       listener.stop();
+      Err(error)
+    }
+  }
+}
+
+/// Makes the member of `seat`'s group listen: the first member starts the
+/// group's listen(2) and accept task. Returns the handle's new state with
+/// 0, or its old one with a negative errno.
+fn join_listening(
+  env: &Env,
+  seat: Seat,
+  backlog: i32,
+  onevents: Function<'_, (), ()>,
+) -> Result<(HandleState, i32)> {
+  let group = Arc::clone(seat.group());
+  let bridge = Arc::new(EventBridge::new(env, onevents)?.observed_by(group.observer()));
+  let member = match group.add_member(Arc::clone(&bridge), backlog) {
+    Ok(member) => member,
+    Err(error) => {
+      bridge.close();
+      return Ok((HandleState::Joined(seat), errno_of(&error)));
+    }
+  };
+  let socket = Arc::clone(seat.socket());
+  let link = Arc::new(MemberLink {
+    member,
+    seat: Mutex::new(Some(seat)),
+  });
+  let cleanup = {
+    let link = Arc::clone(&link);
+    EnvCleanup::register(env, move || link.leave())
+  };
+  match cleanup {
+    Ok(cleanup) => Ok((
+      HandleState::Grouped(GroupMembership {
+        link,
+        socket,
+        cleanup,
+      }),
+      0,
+    )),
+    Err(error) => {
+      link.leave();
       Err(error)
     }
   }

@@ -1,0 +1,209 @@
+'use strict';
+
+// Listener groups keep Node's meaning per server: a group of one behaves
+// exactly as Node's server (which ignores the option) for maxConnections,
+// 'drop', getConnections(), close() and their order; servers sharing a
+// group count and close their own connections; bad group options get
+// Node-style errors; http serves a member's sockets unchanged.
+
+const http = require('http');
+const net = require('net');
+
+const rsnet = require('..');
+const { closeServer, expectParity, once, turns } = require('./helpers/parity');
+
+let groups = 0;
+const groupName = () => `semantics-${process.pid}-${++groups}`;
+
+function connect(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  return socket;
+}
+
+test("a group of one has Node's maxConnections, 'drop', getConnections() and close()", async () => {
+  await expectParity(async (net, observe) => {
+    const server = net.createServer((socket) => {
+      observe('connection', typeof socket.remotePort);
+      socket.resume();
+    });
+    server.maxConnections = 2;
+    server.on('drop', (data) => observe('drop', Object.keys(data ?? {}).sort()));
+    server.on('close', () => observe('close'));
+    server.listen({ port: 0, host: '127.0.0.1', group: groupName() });
+    await once(server, 'listening');
+    const { port } = server.address();
+    const clients = [];
+    const closed = [];
+    for (let i = 0; i < 3; i++) {
+      const socket = connect(port);
+      clients.push(socket);
+      closed.push(once(socket, 'close'));
+      await once(socket, 'connect');
+      // Until the server has seen it ('connection' or 'drop').
+      while (observe.log.length < i + 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await closed[2];
+    observe('dropped client closed');
+    observe('count', await new Promise((resolve) => server.getConnections((e, n) => resolve([e, n]))));
+    server.close((error) => observe('close callback', error));
+    await turns();
+    observe('listening', server.listening);
+    for (const socket of clients) socket.destroy();
+    await once(server, 'close');
+    await turns();
+  });
+});
+
+test('servers of one group in one thread count and close their own connections', async () => {
+  const name = groupName();
+  const seen = { a: 0, b: 0 };
+  const a = rsnet.createServer((socket) => {
+    seen.a++;
+    socket.resume();
+  });
+  const b = rsnet.createServer((socket) => {
+    seen.b++;
+    socket.resume();
+  });
+  a.listen({ port: 0, host: '127.0.0.1', group: name });
+  await once(a, 'listening');
+  const { port } = a.address();
+  b.listen({ port, host: '127.0.0.1', group: name });
+  await once(b, 'listening');
+  expect(b.address()).toEqual(a.address());
+
+  const clients = [];
+  for (let i = 0; i < 6; i++) {
+    const socket = connect(port);
+    clients.push(socket);
+    await once(socket, 'connect');
+    await new Promise((resolve) => setImmediate(resolve));
+    while (seen.a + seen.b < i + 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  expect(seen).toEqual({ a: 3, b: 3 });
+  const count = (server) => new Promise((resolve) => server.getConnections((e, n) => resolve(n)));
+  expect([await count(a), await count(b)]).toEqual([3, 3]);
+
+  // Closing one stops it accepting; its 'close' waits for its own sockets.
+  let aClosed = false;
+  a.close(() => {
+    aClosed = true;
+  });
+  const more = connect(port);
+  clients.push(more);
+  await once(more, 'connect');
+  while (seen.b < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(seen).toEqual({ a: 3, b: 4 });
+  await turns();
+  expect(aClosed).toBe(false);
+  for (const socket of clients) socket.destroy();
+  while (!aClosed) await new Promise((resolve) => setTimeout(resolve, 5));
+  await closeServer(b);
+});
+
+test('group options are checked as Node checks options', async () => {
+  const server = rsnet.createServer();
+  expect(() => server.listen({ port: 0, group: 5 })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', name: 'TypeError' }),
+  );
+  expect(() => server.listen({ port: 0, group: '' })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+  );
+  expect(() => server.listen({ port: 0, group: 'x', reusePort: true })).toThrow(
+    expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }),
+  );
+  expect(server.listening).toBe(false);
+
+  // A member asking for another port than its group's: 'error', as listen.
+  const name = groupName();
+  const first = rsnet.createServer();
+  first.listen({ port: 0, host: '127.0.0.1', group: name });
+  await once(first, 'listening');
+  const other = rsnet.createServer();
+  other.listen({
+    port: first.address().port === 65535 ? 65534 : first.address().port + 1,
+    host: '127.0.0.1',
+    group: name,
+  });
+  const [error] = await once(other, 'error');
+  expect(error).toMatchObject({ code: 'EINVAL', syscall: 'listen' });
+  expect(error).toBeInstanceOf(Error);
+  expect(other.listening).toBe(false);
+  await closeServer(first);
+});
+
+test('a pipe group shares one Unix socket', async () => {
+  const os = require('os');
+  const path = require('path');
+  const fs = require('fs');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-net-group-'));
+  const file = path.join(dir, 'sock');
+  const name = groupName();
+  const answers = [];
+  const servers = ['a', 'b'].map((id) =>
+    rsnet.createServer((socket) => {
+      socket.end(id);
+    }),
+  );
+  for (const server of servers) {
+    server.listen({ path: file, group: name });
+    await once(server, 'listening');
+  }
+  for (let i = 0; i < 4; i++) {
+    const socket = net.connect(file);
+    socket.setEncoding('utf8');
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    await once(socket, 'close');
+    answers.push(text);
+  }
+  expect(answers.sort()).toEqual(['a', 'a', 'b', 'b']);
+  await closeServer(servers[0]);
+  expect(fs.existsSync(file)).toBe(true);
+  await closeServer(servers[1]);
+  expect(fs.existsSync(file)).toBe(false);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("a member's sockets serve Node's http unchanged", async () => {
+  const httpServer = http.createServer((req, res) => res.end(`hello ${req.url}`));
+  const server = rsnet.createServer((socket) => httpServer.emit('connection', socket));
+  server.listen({ port: 0, host: '127.0.0.1', group: groupName() });
+  await once(server, 'listening');
+  const body = await new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: server.address().port, path: '/x', agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+  expect(body).toBe('hello /x');
+  await closeServer(server);
+  httpServer.close();
+});
+
+test('an unref()ed group member lets the process exit by itself, as an unref()ed Node server does', () => {
+  const { spawnSync } = require('child_process');
+  const script = `
+    const rsnet = require(${JSON.stringify(require.resolve('..'))});
+    const a = rsnet.createServer();
+    const b = rsnet.createServer();
+    a.listen({ port: 0, host: '127.0.0.1', group: 'exit' }, () => {
+      b.listen({ port: a.address().port, host: '127.0.0.1', group: 'exit' }, () => {
+        a.unref();
+        b.unref();
+        console.log('listening');
+      });
+    });
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20000 });
+  expect({ status: run.status, signal: run.signal, stdout: run.stdout.trim() }).toEqual({
+    status: 0,
+    signal: null,
+    stdout: 'listening',
+  });
+});

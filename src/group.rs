@@ -1,0 +1,488 @@
+//! Shared listener groups: servers in several threads of one process (each
+//! its own Node environment) serving one address from one listening socket.
+//!
+//! A group is known by its name, process-wide. The first server that binds
+//! in a group makes the socket; later ones join it. One accept task per
+//! group hands each connection to the member with the fewest open plus
+//! queued connections (ties in turn), among the members whose event loop
+//! has taken its last batch: a stalled loop gets nothing more until it
+//! catches up, and while every member is stalled the connections wait in
+//! the kernel's backlog. A member that leaves (its server closes, or its
+//! thread ends) gives its queued connections, and those its JavaScript took
+//! but no socket adopted, to the others. The socket closes when the last
+//! member leaves.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
+
+use tokio::io::unix::AsyncFdReadyGuard;
+use tokio::sync::{oneshot, Notify};
+
+use crate::accept_loop::{
+  pause, register, stale_readiness, Registered, SharedSocket, FIRST_BACKOFF,
+};
+use crate::errno::errno_of;
+use crate::event_bridge::{EventBridge, ServerEvent, BATCH_SIZE};
+use crate::listen_socket::ListenSocket;
+use crate::runtime;
+
+/// What a group listens on, as its first member asked: later members must
+/// ask for the same (a TCP port of 0 means the group's port).
+#[derive(Clone, Debug, PartialEq)]
+pub enum GroupAddress {
+  /// An IP address and the port the socket is bound to.
+  Tcp(SocketAddr),
+  /// A Unix socket path or abstract name.
+  Pipe(Vec<u8>),
+}
+
+impl GroupAddress {
+  /// Whether a member asking for `asked` may join a group on `self`.
+  fn admits(&self, asked: &GroupAddress) -> bool {
+    match (self, asked) {
+      (GroupAddress::Tcp(bound), GroupAddress::Tcp(asked)) => {
+        bound.ip() == asked.ip() && (asked.port() == 0 || asked.port() == bound.port())
+      }
+      (GroupAddress::Pipe(bound), GroupAddress::Pipe(asked)) => bound == asked,
+      _ => false,
+    }
+  }
+}
+
+/// The groups of the process by name, each with how many handles hold a
+/// seat in it (bound or listening).
+type Groups = HashMap<String, (Arc<Group>, usize)>;
+
+/// The process's groups.
+fn registry() -> MutexGuard<'static, Groups> {
+  static GROUPS: OnceLock<Mutex<Groups>> = OnceLock::new();
+  GROUPS
+    .get_or_init(Default::default)
+    .lock()
+    .unwrap_or_else(|p| p.into_inner())
+}
+
+/// One member: a listening server's bridge to its JavaScript thread.
+pub struct Member {
+  /// Where this member's connections are queued for its JavaScript.
+  bridge: Arc<EventBridge>,
+  /// The connections its server counts as open (`server._connections`,
+  /// kept current by JavaScript), plus those taken and not yet counted.
+  open: AtomicUsize,
+  /// Left the group (a second leave does nothing).
+  left: AtomicBool,
+}
+
+impl Member {
+  /// Open plus queued connections: what the group balances.
+  fn load(&self) -> usize {
+    self.open.load(Ordering::Acquire) + self.bridge.queued_connections()
+  }
+
+  /// Whether its JavaScript has taken every event handed to it.
+  fn is_caught_up(&self) -> bool {
+    self.bridge.is_drained()
+  }
+
+  /// Records the server's own count of open connections.
+  pub fn set_open(&self, open: usize) {
+    self.open.store(open, Ordering::Release);
+  }
+
+  /// Counts `taken` connections JavaScript just took, until it counts them.
+  pub fn add_taken(&self, taken: usize) {
+    self.open.fetch_add(taken, Ordering::AcqRel);
+  }
+
+  /// This member's bridge.
+  pub fn bridge(&self) -> &Arc<EventBridge> {
+    &self.bridge
+  }
+}
+
+/// Who gets the next connections.
+#[derive(Default)]
+struct Dispatch {
+  /// The listening members, in the order they joined.
+  members: Vec<Arc<Member>>,
+  /// Where the search for the least loaded member starts (ties in turn).
+  turn: usize,
+  /// Connections given back while no member listened.
+  orphans: Vec<OwnedFd>,
+}
+
+/// The running accept task of a group.
+struct GroupLoop {
+  stop: oneshot::Sender<()>,
+  finished: mpsc::Receiver<()>,
+}
+
+/// One listening socket shared by the servers of a group.
+pub struct Group {
+  socket: Arc<ListenSocket>,
+  address: GroupAddress,
+  dispatch: Mutex<Dispatch>,
+  /// Told when a member takes events, joins or leaves.
+  changed: Arc<Notify>,
+  accept: Mutex<Option<GroupLoop>>,
+}
+
+/// A handle's place in a group: while any seat is held, the group and its
+/// socket stay. Dropping the last one closes the socket.
+pub struct Seat {
+  name: String,
+  group: Arc<Group>,
+}
+
+impl Seat {
+  /// Takes a seat in the group `name`, making the group with `bind` when
+  /// there is none. Fails with `EINVAL` when the group listens on another
+  /// address than `asked`, or with `bind`'s error.
+  pub fn take(
+    name: &str,
+    asked: GroupAddress,
+    bind: impl FnOnce() -> io::Result<ListenSocket>,
+  ) -> io::Result<Self> {
+    let mut groups = registry();
+    if let Some((group, seats)) = groups.get_mut(name) {
+      if !group.address.admits(&asked) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+      }
+      *seats += 1;
+      return Ok(Self {
+        name: name.to_owned(),
+        group: Arc::clone(group),
+      });
+    }
+    let socket = bind()?;
+    let address = match asked {
+      GroupAddress::Tcp(_) => GroupAddress::Tcp(socket.local_inet_address()?),
+      pipe @ GroupAddress::Pipe(_) => pipe,
+    };
+    let group = Arc::new(Group {
+      socket: Arc::new(socket),
+      address,
+      dispatch: Mutex::default(),
+      changed: Arc::new(Notify::new()),
+      accept: Mutex::new(None),
+    });
+    groups.insert(name.to_owned(), (Arc::clone(&group), 1));
+    Ok(Self {
+      name: name.to_owned(),
+      group,
+    })
+  }
+
+  /// The group's socket.
+  pub fn socket(&self) -> &Arc<ListenSocket> {
+    &self.group.socket
+  }
+
+  /// The group.
+  pub fn group(&self) -> &Arc<Group> {
+    &self.group
+  }
+}
+
+impl Drop for Seat {
+  /// The last seat out stops the accept task, closes the connections no
+  /// member took, removes the socket file, and closes the socket.
+  fn drop(&mut self) {
+    let mut groups = registry();
+    let last = match groups.get_mut(&self.name) {
+      Some((group, seats)) if Arc::ptr_eq(group, &self.group) => {
+        *seats -= 1;
+        *seats == 0
+      }
+      _ => false,
+    };
+    if last {
+      groups.remove(&self.name);
+    }
+    drop(groups);
+    if last {
+      self.group.shut_down();
+    }
+  }
+}
+
+impl Group {
+  fn lock(&self) -> MutexGuard<'_, Dispatch> {
+    self.dispatch.lock().unwrap_or_else(|p| p.into_inner())
+  }
+
+  /// What a member's bridge must tell when its JavaScript takes events
+  /// (see [`EventBridge::observed_by`]).
+  pub fn observer(&self) -> Arc<Notify> {
+    Arc::clone(&self.changed)
+  }
+
+  /// Adds a listening member whose JavaScript is woken through `bridge`
+  /// (observed by [`Group::observer`]); the first one starts listen(2) with
+  /// `backlog` and the accept task.
+  pub fn add_member(
+    self: &Arc<Self>,
+    bridge: Arc<EventBridge>,
+    backlog: i32,
+  ) -> io::Result<Arc<Member>> {
+    {
+      let mut accept = self.accept.lock().unwrap_or_else(|p| p.into_inner());
+      if accept.is_none() {
+        let runtime = runtime::get()?;
+        self.socket.listen(backlog)?;
+        let registered = {
+          let _context = runtime.enter();
+          register(SharedSocket(Arc::clone(&self.socket))).map_err(|(_, error)| error)?
+        };
+        let (stop, stopped) = oneshot::channel();
+        let (finished_sender, finished) = mpsc::channel();
+        let group = Arc::clone(self);
+        runtime.spawn(async move {
+          run(group, registered, stopped).await;
+          drop(finished_sender);
+        });
+        *accept = Some(GroupLoop { stop, finished });
+      }
+    }
+    let member = Arc::new(Member {
+      bridge,
+      open: AtomicUsize::new(0),
+      left: AtomicBool::new(false),
+    });
+    let mut dispatch = self.lock();
+    dispatch.members.push(Arc::clone(&member));
+    let orphans = std::mem::take(&mut dispatch.orphans);
+    give_out(&mut dispatch, orphans);
+    drop(dispatch);
+    self.changed.notify_one();
+    Ok(member)
+  }
+
+  /// Removes `member`: its queued connections, and those its JavaScript
+  /// holds unadopted, go to the others (or wait for the next member).
+  pub fn remove_member(&self, member: &Member) {
+    if member.left.swap(true, Ordering::AcqRel) {
+      return;
+    }
+    let mut dispatch = self.lock();
+    dispatch
+      .members
+      .retain(|other| !std::ptr::eq(Arc::as_ptr(other), member));
+    // Under the lock: the accept task never sends to a member that left.
+    let given_back = member.bridge.reclaim();
+    give_out(&mut dispatch, given_back);
+    drop(dispatch);
+    self.changed.notify_one();
+  }
+
+  /// Stops the accept task and waits until it let go of the socket;
+  /// closes the connections no member took and removes the socket file.
+  fn shut_down(&self) {
+    let running = self.accept.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(running) = running {
+      let _ = running.stop.send(());
+      // Returns when the task ends (or the runtime dropped it).
+      let _ = running.finished.recv();
+    }
+    let orphans = std::mem::take(&mut self.lock().orphans);
+    drop(orphans);
+    self.socket.remove_socket_file();
+  }
+
+  /// Whether some member has caught up.
+  fn has_caught_up_member(&self) -> bool {
+    self
+      .lock()
+      .members
+      .iter()
+      .any(|member| member.is_caught_up())
+  }
+
+  /// Accepts up to one batch and hands each connection to the least loaded
+  /// member that has caught up; accepts nothing when none has.
+  fn accept_round(&self, ready: &mut AsyncFdReadyGuard<'_, SharedSocket>) -> RoundEnd {
+    let mut dispatch = self.lock();
+    let candidates: Vec<Arc<Member>> = dispatch
+      .members
+      .iter()
+      .filter(|member| member.is_caught_up())
+      .cloned()
+      .collect();
+    if candidates.is_empty() {
+      return RoundEnd::NoMember;
+    }
+    let mut loads: Vec<usize> = candidates.iter().map(|member| member.load()).collect();
+    let mut batches: Vec<Vec<ServerEvent>> = candidates.iter().map(|_| Vec::new()).collect();
+    let mut end = RoundEnd::Nothing;
+    let mut accepted = 0;
+    while accepted < BATCH_SIZE {
+      let connection = match ready.try_io(|socket| socket.get_ref().0.accept()) {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(error)) => match error.raw_os_error() {
+          // The client gave up before we accepted.
+          Some(libc::ECONNABORTED) | Some(libc::EINTR) => continue,
+          // Out of descriptors: wait for some to be freed.
+          Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            end = RoundEnd::Pause;
+            break;
+          }
+          // Reported to one member, in turn, as Node reports it.
+          _ => {
+            let chosen = least_loaded(&loads, &mut dispatch.turn);
+            batches[chosen].push(ServerEvent::AcceptFailed(errno_of(&error)));
+            end = RoundEnd::Pause;
+            break;
+          }
+        },
+        // Nothing pending: readiness is cleared until the next connection.
+        Err(_would_block) => break,
+      };
+      let chosen = least_loaded(&loads, &mut dispatch.turn);
+      loads[chosen] += 1;
+      batches[chosen].push(ServerEvent::Connection(connection));
+      accepted += 1;
+      end = RoundEnd::Accepted;
+    }
+    for (member, batch) in candidates.iter().zip(batches) {
+      if !batch.is_empty() {
+        member.bridge.send(batch);
+      }
+    }
+    end
+  }
+}
+
+/// Hands `connections` out among the members (preferring those that caught
+/// up), or keeps them for the next member when there is none.
+fn give_out(dispatch: &mut Dispatch, connections: Vec<OwnedFd>) {
+  if connections.is_empty() {
+    return;
+  }
+  if dispatch.members.is_empty() {
+    dispatch.orphans.extend(connections);
+    return;
+  }
+  let caught_up: Vec<Arc<Member>> = dispatch
+    .members
+    .iter()
+    .filter(|member| member.is_caught_up())
+    .cloned()
+    .collect();
+  let candidates = if caught_up.is_empty() {
+    dispatch.members.clone()
+  } else {
+    caught_up
+  };
+  let mut loads: Vec<usize> = candidates.iter().map(|member| member.load()).collect();
+  let mut batches: Vec<Vec<ServerEvent>> = candidates.iter().map(|_| Vec::new()).collect();
+  for connection in connections {
+    let chosen = least_loaded(&loads, &mut dispatch.turn);
+    loads[chosen] += 1;
+    batches[chosen].push(ServerEvent::Connection(connection));
+  }
+  for (member, batch) in candidates.iter().zip(batches) {
+    if !batch.is_empty() {
+      member.bridge.send(batch);
+    }
+  }
+}
+
+/// The index of the smallest load, the first one found from `turn` on
+/// among equals; `turn` moves past it, so ties are served in turn.
+fn least_loaded(loads: &[usize], turn: &mut usize) -> usize {
+  let count = loads.len();
+  let start = *turn % count;
+  let mut chosen = start;
+  for step in 1..count {
+    let index = (start + step) % count;
+    if loads[index] < loads[chosen] {
+      chosen = index;
+    }
+  }
+  *turn = chosen + 1;
+  chosen
+}
+
+/// How a round ended.
+enum RoundEnd {
+  Accepted,
+  Nothing,
+  Pause,
+  /// Every member is behind: nothing was accepted.
+  NoMember,
+}
+
+/// The group's accept task: waits for a member that caught up, then for a
+/// connection, and hands out what is pending.
+async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Receiver<()>) {
+  let mut backoff = FIRST_BACKOFF;
+  loop {
+    // Yields to the other listeners' loops once the budget is spent.
+    tokio::task::consume_budget().await;
+    loop {
+      let changed = group.changed.notified();
+      if group.has_caught_up_member() {
+        break;
+      }
+      tokio::select! {
+        biased;
+        _ = &mut stop => return,
+        () = changed => {}
+      }
+    }
+    let mut ready = tokio::select! {
+      biased;
+      _ = &mut stop => return,
+      // A member may fall behind meanwhile; the round checks again.
+      ready = registered.readable() => match ready {
+        Ok(ready) => ready,
+        // The reactor is gone: the runtime is shutting down.
+        Err(_) => return,
+      },
+    };
+    let readiness = ready.ready();
+    let end = group.accept_round(&mut ready);
+    drop(ready);
+    match end {
+      RoundEnd::Accepted => backoff = FIRST_BACKOFF,
+      RoundEnd::NoMember => {}
+      RoundEnd::Nothing if !stale_readiness(readiness) => {}
+      // A closed readiness with nothing to accept, or an accept error that
+      // may repeat: wait before trying again instead of spinning.
+      RoundEnd::Nothing | RoundEnd::Pause => {
+        if pause(&mut stop, &mut backoff).await.is_break() {
+          return;
+        }
+      }
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn the_least_loaded_wins_and_ties_go_in_turn() {
+    let mut turn = 0;
+    assert_eq!(least_loaded(&[0, 0, 0], &mut turn), 0);
+    assert_eq!(least_loaded(&[1, 0, 0], &mut turn), 1);
+    assert_eq!(least_loaded(&[1, 1, 0], &mut turn), 2);
+    assert_eq!(least_loaded(&[1, 1, 1], &mut turn), 0);
+    assert_eq!(least_loaded(&[5, 2, 3], &mut turn), 1);
+  }
+
+  #[test]
+  fn a_port_of_zero_joins_the_groups_port() {
+    let bound = GroupAddress::Tcp("127.0.0.1:4000".parse().unwrap());
+    assert!(bound.admits(&GroupAddress::Tcp("127.0.0.1:0".parse().unwrap())));
+    assert!(bound.admits(&GroupAddress::Tcp("127.0.0.1:4000".parse().unwrap())));
+    assert!(!bound.admits(&GroupAddress::Tcp("127.0.0.1:4001".parse().unwrap())));
+    assert!(!bound.admits(&GroupAddress::Tcp("[::1]:4000".parse().unwrap())));
+    assert!(!bound.admits(&GroupAddress::Pipe(b"/tmp/x".to_vec())));
+  }
+}
