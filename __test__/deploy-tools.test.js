@@ -82,14 +82,9 @@ describe.each(['require-only', 'open-close', 'left-open'])('%s', (scenario) => {
     if (scenario === 'open-close') expect(nodeSeen.closed).toEqual([]);
   });
 
-  // Fails for a server left open while its threadsafe function is listed:
-  // see the top of this file.
-  (scenario === 'left-open' ? test.failing : test)(
-    'why-is-node-running reports exactly what it reports for Node’s net',
-    () => {
-      expect(rs.why).toEqual(node.why);
-    },
-  );
+  test('why-is-node-running reports exactly what it reports for Node’s net', () => {
+    expect(rs.why).toEqual(node.why);
+  });
 });
 
 describe.each(['require-only', 'open-close', 'left-open'])('jest --detectOpenHandles, %s', (scenario) => {
