@@ -181,14 +181,10 @@ function deliver(handle, native, batch, start) {
   if (batch.length === BATCH_SIZE) setImmediate(acceptEvents, handle, true);
 }
 
+// An event is a connection's descriptor, or `{ errno }` for a failed accept.
 function onevent(handle, native, event) {
   if (typeof event === 'number') {
     const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event);
-    handle.onconnection(0, clientHandle);
-  } else if (event.kind === 'refused') {
-    // Only when a native connection limit is set, which rs-net no longer
-    // does: the connection goes the usual way.
-    const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event.fd);
     handle.onconnection(0, clientHandle);
   } else {
     handle.onconnection(event.errno);

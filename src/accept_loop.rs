@@ -1,16 +1,15 @@
 //! The tokio task that accepts connections on one listening socket.
 //!
 //! It accepts until the socket has nothing pending (or a batch is full) and
-//! hands the connections to the [`EventBridge`], marking those over the
-//! `maxConnections` limit as refused (JavaScript emits `'drop'` for them
-//! without making a socket). When the process runs out of descriptors
+//! hands the connections to the [`EventBridge`]; JavaScript decides what
+//! becomes of each (`maxConnections` and `'drop'` included, as Node's
+//! `onconnection` does). When the process runs out of descriptors
 //! (`EMFILE`/`ENFILE`) it waits with a growing delay and tries again, leaving
 //! clients in the kernel's backlog instead of spinning a core.
 
 use std::io;
 use std::ops::ControlFlow;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,8 +19,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
 use crate::errno::errno_of;
-use crate::event_bridge::{ConnectionAddresses, EventBridge, ServerEvent, BATCH_SIZE};
-use crate::listen_socket::{ListenSocket, SocketKind};
+use crate::event_bridge::{EventBridge, ServerEvent, BATCH_SIZE};
+use crate::listen_socket::ListenSocket;
 
 /// First wait after running out of descriptors (or another accept error
 /// that may repeat); each further one doubles, up to [`LAST_BACKOFF`].
@@ -34,48 +33,6 @@ const STALL: Duration = Duration::from_millis(1);
 /// Most events left waiting for JavaScript before the loop stops accepting
 /// altogether; the kernel's backlog holds the rest, as it does for Node.
 const QUEUE_LIMIT: usize = 1024;
-
-/// The `maxConnections` limit, mirrored from JavaScript so that the accept
-/// loop can mark connections over it as refused: JavaScript then emits
-/// `'drop'` and closes them without making a socket.
-///
-/// Both numbers are `f64` bit patterns because JavaScript's values are
-/// numbers: a connection is refused when `live + queued >= limit`, and a
-/// NaN limit (no limit) refuses nothing, exactly like Node's comparison.
-pub struct ConnectionLimit {
-  limit: AtomicU64,
-  live: AtomicU64,
-}
-
-impl Default for ConnectionLimit {
-  fn default() -> Self {
-    Self {
-      limit: AtomicU64::new(f64::NAN.to_bits()),
-      live: AtomicU64::new(0f64.to_bits()),
-    }
-  }
-}
-
-impl ConnectionLimit {
-  /// Sets the limit; `None` (or NaN) removes it.
-  pub fn set_limit(&self, limit: Option<f64>) {
-    let limit = limit.unwrap_or(f64::NAN);
-    self.limit.store(limit.to_bits(), Ordering::Release);
-  }
-
-  /// Records how many connections JavaScript counts as open.
-  pub fn set_live(&self, live: f64) {
-    self.live.store(live.to_bits(), Ordering::Release);
-  }
-
-  /// Whether one more connection, with `queued` not yet delivered, is over
-  /// the limit.
-  fn refuses(&self, queued: usize) -> bool {
-    let limit = f64::from_bits(self.limit.load(Ordering::Acquire));
-    let live = f64::from_bits(self.live.load(Ordering::Acquire));
-    live + queued as f64 >= limit
-  }
-}
 
 /// A listening socket shared by its handle (for addresses, `listen` and
 /// `close`) and its accept loop, which registers it with the reactor only
@@ -128,17 +85,12 @@ impl AcceptLoop {
   /// Starts accepting on `registered` (registered with `runtime`'s reactor
   /// by the caller, so registration errors are the caller's) and
   /// delivering to `bridge`.
-  pub fn start(
-    runtime: &Runtime,
-    registered: Registered,
-    bridge: Arc<EventBridge>,
-    limit: Arc<ConnectionLimit>,
-  ) -> Self {
+  pub fn start(runtime: &Runtime, registered: Registered, bridge: Arc<EventBridge>) -> Self {
     let (stop_sender, stop) = oneshot::channel();
     let slot: SocketSlot = Arc::new(Mutex::new(Some(Watch::Registered(registered))));
     let task_slot = Arc::clone(&slot);
     runtime.spawn(async move {
-      run(task_slot, bridge, limit, stop).await;
+      run(task_slot, bridge, stop).await;
     });
     Self {
       stop: Mutex::new(Some(stop_sender)),
@@ -197,17 +149,10 @@ enum Wake {
 /// The socket lives in `slot`, which the handle empties when it closes; the
 /// loop holds the slot's lock while it accepts and ends when it finds the
 /// slot empty.
-async fn run(
-  slot: SocketSlot,
-  bridge: Arc<EventBridge>,
-  limit: Arc<ConnectionLimit>,
-  mut stop: oneshot::Receiver<()>,
-) {
-  let kind = match lock_slot(&slot).as_ref() {
-    Some(Watch::Registered(registered)) => registered.get_ref().0.kind(),
-    Some(Watch::Unwatched(socket)) => socket.0.kind(),
-    None => return,
-  };
+async fn run(slot: SocketSlot, bridge: Arc<EventBridge>, mut stop: oneshot::Receiver<()>) {
+  if lock_slot(&slot).is_none() {
+    return;
+  }
   let mut backoff = FIRST_BACKOFF;
   // Rounds in a row that found a closed readiness and nothing to accept.
   let mut stale_rounds = 0u32;
@@ -269,7 +214,7 @@ async fn run(
           std::task::Poll::Ready(Ok(mut ready)) => {
             // Read before accepting: a round that finds nothing clears it.
             let readiness = ready.ready();
-            let (batch, end) = accept_round(&mut ready, &bridge, &limit, kind);
+            let (batch, end) = accept_round(&mut ready);
             std::task::Poll::Ready(Wake::Round(batch, end, readiness))
           }
         }
@@ -343,17 +288,9 @@ enum RoundEnd {
   Pause,
 }
 
-/// Accepts up to one batch of pending connections. Connections over the
-/// `maxConnections` limit are marked as refused, with their addresses.
-fn accept_round(
-  ready: &mut AsyncFdReadyGuard<'_, SharedSocket>,
-  bridge: &EventBridge,
-  limit: &ConnectionLimit,
-  kind: SocketKind,
-) -> (Vec<ServerEvent>, RoundEnd) {
+/// Accepts up to one batch of pending connections.
+fn accept_round(ready: &mut AsyncFdReadyGuard<'_, SharedSocket>) -> (Vec<ServerEvent>, RoundEnd) {
   let mut batch = Vec::new();
-  let mut connections = 0;
-  let queued = bridge.queued_connections();
   while batch.len() < BATCH_SIZE {
     let accepted = match ready.try_io(|socket| socket.get_ref().0.accept()) {
       Ok(accepted) => accepted,
@@ -361,18 +298,7 @@ fn accept_round(
       Err(_would_block) => break,
     };
     match accepted {
-      Ok(connection) => {
-        if limit.refuses(queued + connections) {
-          let addresses = match kind {
-            SocketKind::Tcp => ConnectionAddresses::of(connection.as_fd()),
-            SocketKind::Pipe => ConnectionAddresses::default(),
-          };
-          batch.push(ServerEvent::Refused(addresses, connection));
-        } else {
-          connections += 1;
-          batch.push(ServerEvent::Connection(connection));
-        }
-      }
+      Ok(connection) => batch.push(ServerEvent::Connection(connection)),
       Err(error) => match error.raw_os_error() {
         // The client gave up before we accepted: nothing to report.
         Some(libc::ECONNABORTED) | Some(libc::EINTR) => {}
@@ -462,12 +388,7 @@ mod tests {
     });
     socket.listen(16).unwrap();
     let bridge = Arc::new(EventBridge::detached());
-    let accept = AcceptLoop::start(
-      &runtime,
-      registered,
-      Arc::clone(&bridge),
-      Arc::new(ConnectionLimit::default()),
-    );
+    let accept = AcceptLoop::start(&runtime, registered, Arc::clone(&bridge));
 
     // Another listener's loop, on the same thread.
     let (neighbour, neighbour_ran) = mpsc::channel();
@@ -493,26 +414,5 @@ mod tests {
     assert!(neighbour_ran, "the other loop ran");
     assert!(accepted && taken == 1, "the first connection was accepted");
     assert!(accepted_again, "the second connection was accepted");
-  }
-
-  #[test]
-  fn no_limit_refuses_nothing() {
-    let limit = ConnectionLimit::default();
-    limit.set_live(1e9);
-    assert!(!limit.refuses(1_000_000));
-  }
-
-  #[test]
-  fn limit_counts_live_and_queued() {
-    let limit = ConnectionLimit::default();
-    limit.set_limit(Some(2.0));
-    limit.set_live(1.0);
-    assert!(!limit.refuses(0));
-    assert!(limit.refuses(1));
-    limit.set_limit(Some(0.0));
-    limit.set_live(0.0);
-    assert!(limit.refuses(0), "a limit of 0 refuses every connection");
-    limit.set_limit(None);
-    assert!(!limit.refuses(5));
   }
 }

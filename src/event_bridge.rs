@@ -14,18 +14,15 @@
 //! than leaked.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::{Env, JsValue};
 use napi_derive::napi;
-use socket2::SockRef;
 use tokio::sync::Notify;
 
-use crate::addresses::{family_name, format_ip};
 use crate::env_waker::{self, EnvWaker};
 use crate::handover::HandedOver;
 
@@ -38,82 +35,16 @@ pub const BATCH_SIZE: usize = 64;
 pub enum ServerEvent {
   /// A connection was accepted; its descriptor goes to a `net.Socket`.
   Connection(OwnedFd),
-  /// A connection the accept loop found over `maxConnections`. JavaScript
-  /// has the last word (its count may have dropped meanwhile): it emits
-  /// `'drop'` and then closes it, as Node does, or accepts it after all.
-  Refused(ConnectionAddresses, OwnedFd),
   /// `accept(2)` failed with this (negative) errno.
   AcceptFailed(i32),
 }
 
-/// Both ends of a TCP connection, for the `'drop'` event. Unix-domain
-/// connections have none.
-#[derive(Debug, Default)]
-pub struct ConnectionAddresses {
-  /// The server's end (`getsockname`).
-  pub local: Option<SocketAddr>,
-  /// The client's end (`getpeername`).
-  pub remote: Option<SocketAddr>,
-}
-
-impl ConnectionAddresses {
-  /// Reads the addresses of a connection; `None` for what the kernel will
-  /// not tell (a client that already reset).
-  pub fn of(connection: BorrowedFd<'_>) -> Self {
-    let socket = SockRef::from(&connection);
-    let address =
-      |result: std::io::Result<socket2::SockAddr>| result.ok().and_then(|a| a.as_socket());
-    Self {
-      local: address(socket.local_addr()),
-      remote: address(socket.peer_addr()),
-    }
-  }
-}
-
-/// A non-connection event as JavaScript sees it: `kind` is `'refused'`
-/// (a connection over `maxConnections`, with its descriptor and the
-/// addresses Node puts on `'drop'`) or `'error'` (the negative `errno` of a
-/// failed `accept`).
+/// A failed `accept(2)` as JavaScript sees it: the negative errno, which
+/// JavaScript passes to `handle.onconnection(errno)` as libuv does.
 #[napi(object)]
 pub struct ServerNotice {
-  /// `'refused'` or `'error'`.
-  pub kind: String,
-  /// For `'error'`: the negative errno.
-  pub errno: Option<i32>,
-  /// For `'refused'`: the connection, which JavaScript now holds.
-  pub fd: Option<u32>,
-  /// The server's address.
-  pub local_address: Option<String>,
-  /// The server's port.
-  pub local_port: Option<u32>,
-  /// `'IPv4'` or `'IPv6'`.
-  pub local_family: Option<String>,
-  /// The client's address.
-  pub remote_address: Option<String>,
-  /// The client's port.
-  pub remote_port: Option<u32>,
-  /// `'IPv4'` or `'IPv6'`.
-  pub remote_family: Option<String>,
-}
-
-impl ServerNotice {
-  /// A notice of `kind` carrying `addresses`.
-  pub fn with_addresses(kind: &str, addresses: &ConnectionAddresses) -> Self {
-    let address = |end: &Option<SocketAddr>| end.as_ref().map(format_ip);
-    let port = |end: &Option<SocketAddr>| end.map(|address| u32::from(address.port()));
-    let family = |end: &Option<SocketAddr>| end.as_ref().map(|a| family_name(a).to_owned());
-    Self {
-      kind: kind.to_owned(),
-      errno: None,
-      fd: None,
-      local_address: address(&addresses.local),
-      local_port: port(&addresses.local),
-      local_family: family(&addresses.local),
-      remote_address: address(&addresses.remote),
-      remote_port: port(&addresses.remote),
-      remote_family: family(&addresses.remote),
-    }
-  }
+  /// The negative errno.
+  pub errno: i32,
 }
 
 /// One delivered event: a descriptor number for a connection, an object
@@ -201,14 +132,7 @@ impl EventQueue {
           connections += 1;
           Either::A(self.handed_over.hand_over(fd) as u32)
         }
-        ServerEvent::Refused(addresses, fd) => Either::B(ServerNotice {
-          fd: Some(self.handed_over.hand_over(fd) as u32),
-          ..ServerNotice::with_addresses("refused", &addresses)
-        }),
-        ServerEvent::AcceptFailed(errno) => Either::B(ServerNotice {
-          errno: Some(errno),
-          ..ServerNotice::with_addresses("error", &ConnectionAddresses::default())
-        }),
+        ServerEvent::AcceptFailed(errno) => Either::B(ServerNotice { errno }),
       });
     }
     state.connections -= connections;
@@ -231,7 +155,7 @@ impl EventQueue {
     let mut connections: Vec<OwnedFd> = pending
       .into_iter()
       .filter_map(|event| match event {
-        ServerEvent::Connection(fd) | ServerEvent::Refused(_, fd) => Some(fd),
+        ServerEvent::Connection(fd) => Some(fd),
         ServerEvent::AcceptFailed(_) => None,
       })
       .collect();
@@ -374,19 +298,6 @@ impl EventBridge {
     self.queue.handed_over.close(fd)
   }
 
-  /// The addresses of `fd`, a connection JavaScript holds from this bridge;
-  /// none for any other number.
-  pub fn describe(&self, fd: RawFd) -> ServerNotice {
-    let addresses = if self.queue.handed_over.holds(fd) {
-      // SAFETY: `fd` was handed over by this bridge and not yet adopted or
-      // closed (both go through it, on this thread), so it is open.
-      ConnectionAddresses::of(unsafe { BorrowedFd::borrow_raw(fd) })
-    } else {
-      ConnectionAddresses::default()
-    };
-    ServerNotice::with_addresses("refused", &addresses)
-  }
-
   /// Stops queueing and closes every queued descriptor, and every one
   /// handed to JavaScript that no socket adopted.
   pub fn close(&self) {
@@ -476,46 +387,5 @@ mod tests {
     assert!(!queue.push(vec![connection()]), "nothing is queued after");
     // SAFETY: adopted above: this test is its owner.
     drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) });
-  }
-
-  #[test]
-  fn refused_connections_are_handed_over_with_their_addresses() {
-    let queue = EventQueue::default();
-    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    queue.push(vec![ServerEvent::Refused(
-      ConnectionAddresses::default(),
-      OwnedFd::from(a),
-    )]);
-    let batch = queue.take_batch();
-    let Either::B(notice) = &batch[0] else {
-      panic!("expected a notice");
-    };
-    let fd = notice.fd.expect("the refused connection is handed over") as RawFd;
-    assert_eq!(notice.kind, "refused");
-    assert!(
-      queue.handed_over.close(fd),
-      "JavaScript closes it after 'drop'"
-    );
-  }
-
-  #[test]
-  fn notices_carry_addresses() {
-    let addresses = ConnectionAddresses {
-      local: Some("127.0.0.1:80".parse().unwrap()),
-      remote: Some("[::1]:5000".parse().unwrap()),
-    };
-    let notice = ServerNotice::with_addresses("refused", &addresses);
-    assert_eq!(notice.kind, "refused");
-    assert_eq!(notice.local_address.as_deref(), Some("127.0.0.1"));
-    assert_eq!(notice.local_family.as_deref(), Some("IPv4"));
-    assert_eq!(notice.remote_family.as_deref(), Some("IPv6"));
-    assert_eq!(notice.remote_port, Some(5000));
-  }
-
-  #[test]
-  fn addresses_of_a_unix_connection_are_none() {
-    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let addresses = ConnectionAddresses::of(std::os::fd::AsFd::as_fd(&a));
-    assert!(addresses.local.is_none() && addresses.remote.is_none());
   }
 }

@@ -61,6 +61,7 @@ impl HandedOver {
     raw
   }
 
+  #[cfg(test)]
   /// Whether `fd` is one of ours that no socket has adopted yet.
   pub fn holds(&self, fd: RawFd) -> bool {
     self.lock().contains_key(&fd)

@@ -13,11 +13,11 @@ use napi::bindgen_prelude::{Either, Function, Unknown};
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
-use crate::accept_loop::{register, AcceptLoop, ConnectionLimit, SharedSocket};
+use crate::accept_loop::{register, AcceptLoop, SharedSocket};
 use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
-use crate::event_bridge::{Delivery, EventBridge, ServerNotice};
+use crate::event_bridge::{Delivery, EventBridge};
 use crate::group::{GroupAddress, Member, Seat};
 use crate::listen_socket::{claim, release, ListenSocket, PipeNameRules, SocketKind, TcpOptions};
 use crate::runtime;
@@ -76,11 +76,10 @@ impl Listener {
   }
 }
 
-/// A listening handle's state: its listener, the connection limit it
-/// mirrors, and the cleanup hook that stops it at teardown.
+/// A listening handle's state: its listener, and the cleanup hook that
+/// stops it at teardown.
 struct ActiveListener {
   listener: Arc<Listener>,
-  limit: Arc<ConnectionLimit>,
   cleanup: EnvCleanup,
 }
 
@@ -392,24 +391,13 @@ impl ServerHandle {
     self.set_referenced(&env, false)
   }
 
-  /// Sets the `maxConnections` limit used to refuse connections natively;
-  /// `null` (or NaN) removes it. JavaScript keeps the count current with
-  /// `setConnectionCount` while a limit is set.
-  #[napi(catch_unwind)]
-  pub fn set_connection_limit(&self, limit: Option<f64>) {
-    if let HandleState::Listening(listening) = &self.state {
-      listening.limit.set_limit(limit);
-    }
-  }
-
-  /// Records how many connections the server counts as open.
+  /// Records how many connections a group member's server counts as open,
+  /// which the group balances on (other handles ignore it).
   #[napi(catch_unwind)]
   pub fn set_connection_count(&self, count: f64) {
-    match &self.state {
-      HandleState::Listening(listening) => listening.limit.set_live(count),
-      // What the group balances on; a count is never negative or huge.
-      HandleState::Grouped(membership) => membership.link.member.set_open(count.max(0.0) as usize),
-      _ => {}
+    if let HandleState::Grouped(membership) = &self.state {
+      // A count is never negative or huge.
+      membership.link.member.set_open(count.max(0.0) as usize);
     }
   }
 
@@ -462,16 +450,6 @@ impl ServerHandle {
     self
       .bridge()
       .is_some_and(|bridge| bridge.close_connection(fd))
-  }
-
-  /// The addresses of `fd`, a connection this handle holds (for `'drop'`);
-  /// none for any other number.
-  #[napi(catch_unwind)]
-  pub fn describe_connection(&self, fd: i32) -> ServerNotice {
-    match self.bridge() {
-      Some(bridge) => bridge.describe(fd),
-      None => ServerNotice::with_addresses("refused", &Default::default()),
-    }
   }
 }
 
@@ -591,8 +569,7 @@ fn start_listening(
     }
   }
   let bridge = Arc::new(EventBridge::new(env, onevents)?);
-  let limit = Arc::new(ConnectionLimit::default());
-  let accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge), Arc::clone(&limit));
+  let accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge));
   let listener = Arc::new(Listener {
     socket,
     accept,
@@ -603,11 +580,7 @@ fn start_listening(
     EnvCleanup::register(env, move || listener.stop())
   };
   match cleanup {
-    Ok(cleanup) => Ok(Ok(ActiveListener {
-      listener,
-      limit,
-      cleanup,
-    })),
+    Ok(cleanup) => Ok(Ok(ActiveListener { listener, cleanup })),
     Err(error) => {
       listener.stop();
       Err(error)
