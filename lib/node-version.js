@@ -2,7 +2,8 @@
 
 // Where Node versions behave differently, rs-net behaves like the one it
 // runs on. Every such difference is named here, once, by what it is; the
-// rest of lib/ asks for the behaviour, not for a version number.
+// rest of lib/ asks for the behaviour, not for a version number. (The
+// native side's list is src/node_version.rs.)
 
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 

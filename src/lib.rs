@@ -11,6 +11,7 @@
 //! - [`listen_socket`]: where listening sockets are made (socket2).
 //! - [`addresses`]: IP addresses parsed and written as Node does.
 //! - [`node_loop`]: what libuv says about the running Node.
+//! - [`node_version`]: where Node versions differ, named once.
 //! - [`node_handles`]: sockets JavaScript wraps to learn Node's handle classes.
 //! - [`accept_loop`]: the tokio task that accepts connections.
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
@@ -34,5 +35,6 @@ mod listen_args;
 mod listen_socket;
 mod node_handles;
 mod node_loop;
+mod node_version;
 mod runtime;
 mod server_handle;

@@ -17,6 +17,8 @@ use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
+use crate::node_version::NodeBehaviour;
+
 /// What `listen()` was asked to listen on.
 enum ListenTarget<'env> {
   /// A `net.BoundSocket` (newer Node 24 releases): adopt its bound socket.
@@ -123,7 +125,7 @@ pub fn normalize_listen_args<'env>(
   tcp_class: Unknown<'env>,
   number: Function<'env, Unknown<'env>, f64>,
 ) -> Result<Object<'env>> {
-  let node_major = env.get_node_version()?.major;
+  let behaviour = NodeBehaviour::of(env)?;
   let class_given = bound_socket_class.get_type()? == ValueType::Function;
   let hooks = ListenHooks {
     on_start: &on_start,
@@ -133,7 +135,7 @@ pub fn normalize_listen_args<'env>(
     tcp_class: &tcp_class,
     number: &number,
   };
-  let decision = decide(env, &args, node_major, &hooks)?;
+  let decision = decide(env, &args, behaviour, &hooks)?;
   decision_to_js(env, decision)
 }
 
@@ -141,7 +143,7 @@ pub fn normalize_listen_args<'env>(
 fn decide<'env>(
   env: &'env Env,
   args: &Object<'env>,
-  node_major: u32,
+  behaviour: NodeBehaviour,
   hooks: &ListenHooks<'_, 'env>,
 ) -> Result<ListenDecision<'env>> {
   let ListenHooks {
@@ -284,8 +286,8 @@ fn decide<'env>(
       return Ok(ListenDecision::Invalid(ListenArgumentError::BadPort(port)));
     }
     let backlog = or_backlog(get(&options, "backlog")?, backlog_from_args)?;
-    // Node 22+ makes a reusePort listener exclusive of the cluster primary.
-    if node_major >= 22 && strictly_true(&get(&options, "reusePort")?)? {
+    // Where Node makes a reusePort listener exclusive of the cluster primary.
+    if behaviour.reuse_port_is_exclusive() && strictly_true(&get(&options, "reusePort")?)? {
       options.set_named_property("exclusive", true)?;
     }
     let host = get(&options, "host")?;

@@ -19,7 +19,8 @@ use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{Delivery, EventBridge};
 use crate::group::{GroupAddress, Member, Seat};
-use crate::listen_socket::{claim, release, ListenSocket, PipeNameRules, SocketKind, TcpOptions};
+use crate::listen_socket::{claim, release, ListenSocket, SocketKind, TcpOptions};
+use crate::node_version::NodeBehaviour;
 use crate::runtime;
 
 /// How many events JavaScript receives per call at most; a full batch means
@@ -171,11 +172,7 @@ impl ServerHandle {
     if !matches!(self.state, HandleState::Empty) {
       return Ok(-libc::EINVAL);
     }
-    let major = env.get_node_version()?.major;
-    let rules = PipeNameRules {
-      reject_interior_nul: major >= 22,
-      reject_too_long: major >= 24,
-    };
+    let rules = NodeBehaviour::of(&env)?.pipe_name_rules();
     Ok(self.keep_bound(ListenSocket::bind_pipe(name.as_bytes(), rules)))
   }
 
@@ -216,11 +213,7 @@ impl ServerHandle {
     if !matches!(self.state, HandleState::Empty) {
       return Ok(-libc::EINVAL);
     }
-    let major = env.get_node_version()?.major;
-    let rules = PipeNameRules {
-      reject_interior_nul: major >= 22,
-      reject_too_long: major >= 24,
-    };
+    let rules = NodeBehaviour::of(&env)?.pipe_name_rules();
     let asked = GroupAddress::Pipe(name.as_bytes().to_vec());
     let seat = Seat::take(&group, asked, || {
       ListenSocket::bind_pipe(name.as_bytes(), rules)
