@@ -52,7 +52,7 @@ const topLevel = new ContextOnly('RSNET_ACCEPT');
 
 /**
  * Makes a Node handle of the native handle's kind over `fd` (which it then
- * owns), or returns a negative errno (the descriptor is closed then).
+ * owns), or returns a negative errno (the descriptor stays the caller's).
  */
 function newNodeHandle(kind, fd) {
   const { TCP, Pipe } = handles();
@@ -61,7 +61,6 @@ function newNodeHandle(kind, fd) {
   const err = handle.open(fd);
   if (err) {
     handle.close();
-    fs.closeSync(fd);
     return err;
   }
   return handle;
@@ -74,8 +73,14 @@ function newNodeHandle(kind, fd) {
 function attachListener(handle, native) {
   handle[kNative] = native;
   // The methods the handle had: its class's, or a cluster worker's
-  // wrappers of them, which the listener's versions go on to call.
-  handle[kNodeMethods] = { close: handle.close, ref: handle.ref, unref: handle.unref };
+  // wrappers of them, which the listener's versions go on to call; and the
+  // handle's own properties of those names, given back by detachListener.
+  handle[kNodeMethods] = {
+    close: handle.close,
+    ref: handle.ref,
+    unref: handle.unref,
+    own: Object.keys(listenerMethods).map((name) => [name, Object.getOwnPropertyDescriptor(handle, name)]),
+  };
   for (const [name, method] of Object.entries(listenerMethods)) {
     Object.defineProperty(handle, name, {
       value: method,
@@ -102,6 +107,9 @@ const listenerMethods = {
     if (err === 0 && this[kServerResource] === undefined) {
       const type = this instanceof handles().Pipe ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP';
       this[kServerResource] = new ContextOnly(type);
+      // A Node handle from elsewhere that was unreferenced (its server's
+      // unref()) keeps the process alive no more than it did.
+      if (this.hasRef() === false) native.unref();
     }
     return err;
   },
@@ -228,7 +236,10 @@ function createListeningHandle(bind) {
   }
   const handle = newNodeHandle(native.kind, fd);
   if (typeof handle === 'number') {
+    // The native handle forgets the duplicate's number before it is closed,
+    // so that no other socket can get the number while it is still claimed.
     native.close();
+    fs.closeSync(fd);
     return handle;
   }
   return attachListener(handle, native);
@@ -260,7 +271,10 @@ function attachToNodeHandle(handle) {
 function detachListener(handle) {
   if (!hasListener(handle)) return;
   stopListener(handle);
-  for (const name of Object.keys(listenerMethods)) delete handle[name];
+  for (const [name, descriptor] of handle[kNodeMethods].own) {
+    if (descriptor === undefined) delete handle[name];
+    else Object.defineProperty(handle, name, descriptor);
+  }
   delete handle[kNative];
   handle[kNodeMethods] = undefined;
 }
