@@ -68,9 +68,10 @@ struct EnvState {
 }
 
 thread_local! {
-  /// The environment of this JavaScript thread (each Node environment runs
-  /// on a thread of its own).
-  static CURRENT: RefCell<Option<EnvState>> = const { RefCell::new(None) };
+  /// The environments of this JavaScript thread: one, unless the addon was
+  /// loaded again on it (after its module cache was cleared, say), which
+  /// gives the new copy an environment of its own.
+  static CURRENT: RefCell<Vec<EnvState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Ids of listeners, unique in the process.
@@ -99,7 +100,8 @@ pub fn register_listener(
   check(unsafe { sys::napi_create_reference(raw_env, callback, 1, &mut reference) })?;
   let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
   CURRENT.with(|current| {
-    if let Some(state) = current.borrow_mut().as_mut() {
+    let mut current = current.borrow_mut();
+    if let Some(state) = current.iter_mut().find(|state| state.env == raw_env) {
       state.callbacks.insert(id, reference);
     }
   });
@@ -112,9 +114,11 @@ pub fn register_listener(
 pub fn unregister_listener(id: u32, referenced: bool) {
   let released = CURRENT.with(|current| {
     let mut current = current.borrow_mut();
-    let state = current.as_mut()?;
-    let reference = state.callbacks.remove(&id)?;
-    Some((state.env, reference))
+    // Ids are unique in the process: the one state that has it.
+    current.iter_mut().find_map(|state| {
+      let reference = state.callbacks.remove(&id)?;
+      Some((state.env, reference))
+    })
   });
   if let Some((env, reference)) = released {
     // SAFETY: the reference was made on this environment, which is alive
@@ -131,12 +135,9 @@ pub fn unregister_listener(id: u32, referenced: bool) {
 pub fn set_referenced(env: sys::napi_env, referenced: bool) {
   CURRENT.with(|current| {
     let mut current = current.borrow_mut();
-    let Some(state) = current.as_mut() else {
+    let Some(state) = current.iter_mut().find(|state| state.env == env) else {
       return;
     };
-    if state.env != env {
-      return;
-    }
     let before = state.referenced;
     state.referenced = if referenced {
       before + 1
@@ -160,8 +161,8 @@ fn current_waker(env: sys::napi_env) -> napi::Result<Arc<EnvWaker>> {
   let existing = CURRENT.with(|current| {
     current
       .borrow()
-      .as_ref()
-      .filter(|state| state.env == env)
+      .iter()
+      .find(|state| state.env == env)
       .map(|state| Arc::clone(&state.waker))
   });
   if let Some(waker) = existing {
@@ -173,7 +174,7 @@ fn current_waker(env: sys::napi_env) -> napi::Result<Arc<EnvWaker>> {
   let function = create_function(env, &waker)?;
   *waker.function.lock().unwrap_or_else(|p| p.into_inner()) = Some(RawFunction(function));
   CURRENT.with(|current| {
-    *current.borrow_mut() = Some(EnvState {
+    current.borrow_mut().push(EnvState {
       env,
       waker: Arc::clone(&waker),
       function,
@@ -263,13 +264,9 @@ unsafe extern "C" fn finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mu
   let waker = unsafe { Arc::from_raw(data.cast_const().cast::<EnvWaker>()) };
   *waker.function.lock().unwrap_or_else(|p| p.into_inner()) = None;
   CURRENT.with(|current| {
-    let mut current = current.borrow_mut();
-    if current
-      .as_ref()
-      .is_some_and(|state| Arc::ptr_eq(&state.waker, &waker))
-    {
-      *current = None;
-    }
+    current
+      .borrow_mut()
+      .retain(|state| !Arc::ptr_eq(&state.waker, &waker));
   });
 }
 
@@ -288,7 +285,8 @@ unsafe extern "C" fn call_js(
   let reference = CURRENT.with(|current| {
     current
       .borrow()
-      .as_ref()
+      .iter()
+      .find(|state| state.env == env)
       .and_then(|state| state.callbacks.get(&id).copied())
   });
   let Some(reference) = reference else {

@@ -24,7 +24,7 @@ use napi_derive::napi;
 use tokio::sync::Notify;
 
 use crate::env_waker::{self, EnvWaker};
-use crate::handover::HandedOver;
+use crate::handover::{close_with_reset, HandedOver};
 
 /// Most events handed to JavaScript in one call, and most connections the
 /// accept loop takes in one round.
@@ -171,7 +171,11 @@ impl EventQueue {
     state.connections = 0;
     let pending = std::mem::take(&mut state.events);
     drop(state);
-    drop(pending);
+    for event in pending {
+      if let ServerEvent::Connection(connection) = event {
+        close_with_reset(connection);
+      }
+    }
     self.handed_over.close_all();
     self.taken.notify_one();
   }

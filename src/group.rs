@@ -27,6 +27,7 @@ use crate::accept_loop::{
 };
 use crate::errno::errno_of;
 use crate::event_bridge::{EventBridge, ServerEvent, BATCH_SIZE};
+use crate::handover::close_with_reset;
 use crate::listen_socket::ListenSocket;
 use crate::runtime;
 
@@ -289,7 +290,7 @@ impl Group {
       let _ = running.finished.recv();
     }
     let orphans = std::mem::take(&mut self.lock().orphans);
-    drop(orphans);
+    orphans.into_iter().for_each(close_with_reset);
     self.socket.remove_socket_file();
   }
 

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use socket2::SockRef;
 
 /// The device and inode of an open descriptor: they tell whether a number
 /// still names the same socket (a closed number may be reused at once).
@@ -112,10 +115,20 @@ impl HandedOver {
         // SAFETY: the number still names the socket handed over and
         // nothing adopted it, so it is ours to close, once (the set was
         // emptied above).
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        close_with_reset(unsafe { OwnedFd::from_raw_fd(fd) });
       }
     }
   }
+}
+
+/// Closes an accepted connection that no socket took, as the kernel closes
+/// one left in the backlog of a listening socket that closes: with a reset
+/// (`SO_LINGER` of 0 on TCP), so that its client sees `ECONNRESET`, as
+/// Node's clients do, rather than an orderly end.
+pub fn close_with_reset(connection: OwnedFd) {
+  // Fails only for what is no TCP socket (a Unix one), which closes as it is.
+  let _ = SockRef::from(&connection).set_linger(Some(Duration::ZERO));
+  drop(connection);
 }
 
 #[cfg(test)]
