@@ -11,53 +11,17 @@
 // Waits are bounded (generous, never asserted on): a connection nobody
 // answers fails the test instead of hanging it.
 
-const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const { Worker } = require('worker_threads');
+
+const { message, sleep, socketDescriptors, within } = require('./helpers/workers');
 
 const rsnet = require('..');
 
 const workerScript = path.join(__dirname, 'fixtures', 'group-worker.js');
 
 const BOUND = 20000;
-
-function within(promise, ms, what) {
-  let timer;
-  const bound = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
-
-function message(worker, event) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m) => {
-      if (m.event === event) {
-        worker.off('message', onMessage);
-        worker.off('error', reject);
-        resolve(m);
-      }
-    };
-    worker.on('message', onMessage);
-    worker.once('error', reject);
-  });
-}
-
-/** Socket descriptors open in this process (worker threads' included). */
-function socketDescriptors() {
-  let count = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) count++;
-    } catch {
-      // Closed while listing.
-    }
-  }
-  return count;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (bounded) until `done()`; returns whether it happened. */
 async function eventually(done) {

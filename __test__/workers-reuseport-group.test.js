@@ -11,11 +11,12 @@
 // Waits are bounded (generous, never asserted on): a connection nobody
 // answers fails the test instead of hanging it.
 
-const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const { fork } = require('child_process');
 const { Worker } = require('worker_threads');
+
+const { message, socketDescriptors, socketsBackTo, within } = require('./helpers/workers');
 
 const workerScript = path.join(__dirname, 'fixtures', 'reuseport-worker.js');
 const childScript = path.join(__dirname, 'fixtures', 'reuseport-child.js');
@@ -24,50 +25,6 @@ const childScript = path.join(__dirname, 'fixtures', 'reuseport-child.js');
 // at all is answered within milliseconds.
 const ANSWER_BOUND = 10000;
 const SETTLE_BOUND = 20000;
-
-/** Resolves with `promise`, or rejects saying `what` did not happen. */
-function within(promise, ms, what) {
-  let timer;
-  const bound = new Promise((resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
-
-function message(worker, event) {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m) => {
-      if (m.event === event) {
-        worker.off('message', onMessage);
-        worker.off('error', reject);
-        resolve(m);
-      }
-    };
-    worker.on('message', onMessage);
-    worker.once('error', reject);
-  });
-}
-
-/** Socket descriptors open in this process (worker threads' included). */
-function socketDescriptors() {
-  let count = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) count++;
-    } catch {
-      // Closed while listing.
-    }
-  }
-  return count;
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits (bounded) until the process's socket count is back at `baseline`. */
-async function socketsBackTo(baseline) {
-  for (let i = 0; i < 1000 && socketDescriptors() !== baseline; i++) await sleep(10);
-  return socketDescriptors() - baseline;
-}
 
 /**
  * Starts `size` workers listening on one port: the first binds port 0 and

@@ -9,10 +9,9 @@
 // then net.Server's close on rs-net's handle, whose own close stops the
 // native listener).
 
-const errors = require('./errors');
 const { listen, setupListenHandle } = require('./listen');
 const { asyncDisposeSymbol, transferSymbol } = require('./node-internals');
-const rsNetServer = require('./server').Server;
+const { Server: rsNetServer, onceClosed } = require('./server');
 
 const netAddress = rsNetServer.prototype.address;
 
@@ -43,15 +42,7 @@ function defineServer(NodeServer) {
   Server.prototype.address = netAddress;
 
   Server.prototype.close = function close(cb) {
-    if (typeof cb === 'function') {
-      if (!this._handle) {
-        this.once('close', function close() {
-          cb(errors.serverNotRunning(close));
-        });
-      } else {
-        this.once('close', cb);
-      }
-    }
+    onceClosed(this, cb);
     // Node's own: closeIdleConnections(), the connections check stopped,
     // then net.Server's close.
     Reflect.apply(nodeClose, this, []);

@@ -41,17 +41,25 @@ Server.prototype.address = function address() {
   return null;
 };
 
+/**
+ * Registers close()'s callback as Node does: called on 'close', with
+ * ERR_SERVER_NOT_RUNNING (built in the caller's realm) when the server was
+ * not listening.
+ */
+function onceClosed(server, cb) {
+  if (typeof cb !== 'function') return;
+  if (!server._handle) {
+    server.once('close', function close() {
+      cb(errors.serverNotRunning(close));
+    });
+  } else {
+    server.once('close', cb);
+  }
+}
+
 Server.prototype.close = function close(cb) {
   this._listeningId++;
-  if (typeof cb === 'function') {
-    if (!this._handle) {
-      this.once('close', function close() {
-        cb(errors.serverNotRunning(close));
-      });
-    } else {
-      this.once('close', cb);
-    }
-  }
+  onceClosed(this, cb);
 
   if (this._handle) {
     this._handle.close();
@@ -113,4 +121,4 @@ function createServer(options, connectionListener) {
   return new Server(options, connectionListener);
 }
 
-module.exports = { Server, createServer };
+module.exports = { Server, createServer, onceClosed };
