@@ -15,7 +15,8 @@ const net = require('net');
 const path = require('path');
 const { Worker } = require('worker_threads');
 
-const { message, sleep, socketDescriptors, within } = require('./helpers/workers');
+const { client, message, sleep, within } = require('./helpers/workers');
+const { openSockets } = require('./helpers/conn-util');
 
 const rsnet = require('..');
 
@@ -59,22 +60,6 @@ async function startGroup(size) {
   return { group, workers, port: first.port };
 }
 
-function client(port) {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setEncoding('utf8');
-  socket.on('error', () => {});
-  let text = '';
-  const answered = new Promise((resolve) => {
-    socket.on('data', (chunk) => {
-      text += chunk;
-      if (text.includes('\n')) resolve(Number(text.slice(0, text.indexOf('\n'))));
-    });
-    socket.once('close', () => resolve(null));
-  });
-  const closed = new Promise((resolve) => socket.once('close', resolve));
-  return { socket, answered, closed };
-}
-
 /** Opens a connection and waits (bounded) for its answer; keeps it open. */
 async function hold(port) {
   const c = client(port);
@@ -109,7 +94,7 @@ function release(flag) {
 }
 
 test('each connection goes to the member with the fewest open connections: 8 and 16 over 4 workers are 2 and 4 each', async () => {
-  const baseline = socketDescriptors();
+  const baseline = openSockets();
   const { workers, port } = await startGroup(4);
   const held = [];
   const perWorker = () => workers.map((_, id) => held.filter((c) => c.by === id).length);
@@ -127,11 +112,11 @@ test('each connection goes to the member with the fewest open connections: 8 and
 
   for (const c of [...held, ...next]) c.socket.destroy();
   await closeAll(workers);
-  expect(await eventually(() => socketDescriptors() === baseline)).toBe(true);
+  expect(await eventually(() => openSockets() === baseline)).toBe(true);
 }, 60000);
 
 test('a member whose event loop stalls gets one connection, then nothing until it catches up', async () => {
-  const baseline = socketDescriptors();
+  const baseline = openSockets();
   const { workers, port } = await startGroup(2);
   const [stalled, serving] = workers;
   // One each, then the stalled one's leaves: it is the least loaded.
@@ -143,11 +128,11 @@ test('a member whose event loop stalls gets one connection, then nothing until i
   const flag = blockFlag();
   stalled.postMessage({ do: 'block', flag });
   await within(message(stalled, 'blocked'), BOUND, 'blocked');
-  const before = socketDescriptors();
+  const before = openSockets();
   // The first goes to the stalled member (it has taken everything so far):
   // accepted natively (one more descriptor besides the client's), queued.
   const first = client(port);
-  expect(await eventually(() => socketDescriptors() === before + 2)).toBe(true);
+  expect(await eventually(() => openSockets() === before + 2)).toBe(true);
   // The next ones skip it although it has as few or fewer connections.
   const next = [];
   for (let i = 0; i < 6; i++) next.push(await hold(port));
@@ -157,7 +142,7 @@ test('a member whose event loop stalls gets one connection, then nothing until i
   expect(await within(first.answered, BOUND, 'the stalled one answered')).toBe(0);
   for (const c of [...held, ...next, first]) c.socket.destroy();
   await closeAll(workers);
-  expect(await eventually(() => socketDescriptors() === baseline)).toBe(true);
+  expect(await eventually(() => openSockets() === baseline)).toBe(true);
 }, 60000);
 
 test.each([
@@ -166,7 +151,7 @@ test.each([
 ])(
   'a member that %s gives its queued connections to the others',
   async (_, how) => {
-    const baseline = socketDescriptors();
+    const baseline = openSockets();
     const { workers, port } = await startGroup(2);
     const [leaving, staying] = workers;
     const held = [];
@@ -179,9 +164,9 @@ test.each([
     const flag = blockFlag();
     leaving.postMessage({ do: 'block', flag, closeAfter: how === 'close' });
     await within(message(leaving, 'blocked'), BOUND, 'blocked');
-    const before = socketDescriptors();
+    const before = openSockets();
     const queued = client(port);
-    expect(await eventually(() => socketDescriptors() === before + 2)).toBe(true);
+    expect(await eventually(() => openSockets() === before + 2)).toBe(true);
 
     if (how === 'close') {
       const closed = message(leaving, 'closed');
@@ -199,13 +184,13 @@ test.each([
 
     for (const c of [...held, queued]) c.socket.destroy();
     await closeAll([staying]);
-    expect(await eventually(() => socketDescriptors() === baseline)).toBe(true);
+    expect(await eventually(() => openSockets() === baseline)).toBe(true);
   },
   60000,
 );
 
 test('the socket closes when the last member leaves; the group can be made again', async () => {
-  const baseline = socketDescriptors();
+  const baseline = openSockets();
   const { group, workers, port } = await startGroup(3);
   const held = [];
   for (let i = 0; i < 6; i++) held.push(await hold(port));
@@ -223,7 +208,7 @@ test('the socket closes when the last member leaves; the group can be made again
       .once('connect', () => resolve('connected'));
   });
   expect(refused).toBe('ECONNREFUSED');
-  expect(await eventually(() => socketDescriptors() === baseline)).toBe(true);
+  expect(await eventually(() => openSockets() === baseline)).toBe(true);
 
   // The same name makes a new group, on the port asked for.
   const again = await startMember(group, 7, port);
@@ -232,7 +217,7 @@ test('the socket closes when the last member leaves; the group can be made again
   expect(c.by).toBe(7);
   c.socket.destroy();
   await closeAll([again.worker]);
-  expect(await eventually(() => socketDescriptors() === baseline)).toBe(true);
+  expect(await eventually(() => openSockets() === baseline)).toBe(true);
 }, 60000);
 
 test('startWorkers starts Node Workers running a module, each serving the group', async () => {

@@ -11,12 +11,12 @@
 // Waits are bounded (generous, never asserted on): a connection nobody
 // answers fails the test instead of hanging it.
 
-const net = require('net');
 const path = require('path');
 const { fork } = require('child_process');
 const { Worker } = require('worker_threads');
 
-const { message, socketDescriptors, socketsBackTo, within } = require('./helpers/workers');
+const { client, message, socketsBackTo, within } = require('./helpers/workers');
+const { openSockets } = require('./helpers/conn-util');
 
 const workerScript = path.join(__dirname, 'fixtures', 'reuseport-worker.js');
 const childScript = path.join(__dirname, 'fixtures', 'reuseport-child.js');
@@ -47,26 +47,6 @@ async function startGroup(size, together) {
     for (let id = 1; id < size; id++) expect((await start(id)).port).toBe(port);
   }
   return { workers, port };
-}
-
-/**
- * A client: `answered` resolves with the id of the worker that took the
- * connection (null if it closed unanswered), `closed` when it is gone.
- */
-function client(port) {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setEncoding('utf8');
-  socket.on('error', () => {});
-  let text = '';
-  const answered = new Promise((resolve) => {
-    socket.on('data', (chunk) => {
-      text += chunk;
-      if (text.includes('\n')) resolve(Number(text.slice(0, text.indexOf('\n'))));
-    });
-    socket.once('close', () => resolve(null));
-  });
-  const closed = new Promise((resolve) => socket.once('close', resolve));
-  return { socket, answered, closed };
 }
 
 /** Connects, waits (bounded) for the answer, ends; resolves with the id. */
@@ -102,7 +82,7 @@ test.each([
 ])(
   '%i workers started %s answer every connection, sequential and concurrent',
   async (size, start) => {
-    const baseline = socketDescriptors();
+    const baseline = openSockets();
     for (let round = 0; round < 3; round++) {
       const { workers, port } = await startGroup(size, start === 'together');
       for (const worker of workers) live.add(worker);
@@ -134,7 +114,7 @@ test.each([
 test('terminating workers with live and queued connections leaves the others serving and nothing open', async () => {
   const SIZE = 8;
   const VICTIMS = 4;
-  const baseline = socketDescriptors();
+  const baseline = openSockets();
   const { workers, port } = await startGroup(SIZE, true);
   for (const worker of workers) live.add(worker);
   const isVictim = (id) => id < VICTIMS;

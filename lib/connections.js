@@ -35,8 +35,7 @@ function onconnection(err, clientHandle) {
     return;
   }
   if (behaviour.serverBlockList && server.blockList && typeof clientHandle.getpeername === 'function') {
-    const remote = { __proto__: null };
-    clientHandle.getpeername(remote);
+    const remote = endpoint(clientHandle, 'getpeername');
     const family = net.isIP(remote.address);
     if (family && server.blockList.check(remote.address, `ipv${family}`)) {
       clientHandle.close();
@@ -68,15 +67,13 @@ function drop(server, clientHandle) {
   if (clientHandle.getsockname || clientHandle.getpeername) {
     const data = { __proto__: null };
     if (clientHandle.getsockname) {
-      const local = { __proto__: null };
-      clientHandle.getsockname(local);
+      const local = endpoint(clientHandle, 'getsockname');
       data.localAddress = local.address;
       data.localPort = local.port;
       data.localFamily = local.family;
     }
     if (clientHandle.getpeername) {
-      const remote = { __proto__: null };
-      clientHandle.getpeername(remote);
+      const remote = endpoint(clientHandle, 'getpeername');
       data.remoteAddress = remote.address;
       data.remotePort = remote.port;
       data.remoteFamily = remote.family;
@@ -86,6 +83,13 @@ function drop(server, clientHandle) {
     server.emit('drop');
   }
   clientHandle.close();
+}
+
+// One end of a connection, as the handle's getsockname/getpeername tell it.
+function endpoint(clientHandle, method) {
+  const info = { __proto__: null };
+  clientHandle[method](info);
+  return info;
 }
 
 // TCP_NODELAY and SO_KEEPALIVE as Node's server applies them: straight on

@@ -1,9 +1,12 @@
 'use strict';
 
 // What the worker-thread tests share: bounded waits for a worker's
-// messages, and the count of socket descriptors in this process.
+// messages, clients that report which worker answered, and waits for the
+// process's socket count.
 
-const fs = require('fs');
+const net = require('net');
+
+const { openSockets } = require('./conn-util');
 
 /** Resolves with `promise`, or rejects saying `what` did not happen. */
 function within(promise, ms, what) {
@@ -29,25 +32,33 @@ function message(worker, event) {
   });
 }
 
-/** Socket descriptors open in this process (worker threads' included). */
-function socketDescriptors() {
-  let count = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) count++;
-    } catch {
-      // Closed while listing.
-    }
-  }
-  return count;
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (bounded) until the socket count is back at `baseline`; returns how far off it is. */
 async function socketsBackTo(baseline) {
-  for (let i = 0; i < 1000 && socketDescriptors() !== baseline; i++) await sleep(10);
-  return socketDescriptors() - baseline;
+  for (let i = 0; i < 1000 && openSockets() !== baseline; i++) await sleep(10);
+  return openSockets() - baseline;
 }
 
-module.exports = { message, sleep, socketDescriptors, socketsBackTo, within };
+/**
+ * A client: `answered` resolves with the id of the worker that took the
+ * connection (the first line it sends; null if it closed unanswered),
+ * `closed` when it is gone.
+ */
+function client(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.setEncoding('utf8');
+  socket.on('error', () => {});
+  let text = '';
+  const answered = new Promise((resolve) => {
+    socket.on('data', (chunk) => {
+      text += chunk;
+      if (text.includes('\n')) resolve(Number(text.slice(0, text.indexOf('\n'))));
+    });
+    socket.once('close', () => resolve(null));
+  });
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  return { socket, answered, closed };
+}
+
+module.exports = { client, message, sleep, socketsBackTo, within };
