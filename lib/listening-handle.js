@@ -285,11 +285,9 @@ function nativeListener(handle) {
 }
 
 module.exports = {
-  attachListener,
   attachToNodeHandle,
   createListeningHandle,
   detachListener,
   hasListener,
   nativeListener,
-  newNodeHandle,
 };
