@@ -120,7 +120,10 @@ const primitiveTypes = [
   'symbol',
 ];
 
-/** ERR_INVALID_ARG_TYPE for one expected type or class name. */
+/**
+ * ERR_INVALID_ARG_TYPE for one expected type or class name.
+ * @param {Function} [stackStart] where the stack trace starts
+ */
 function invalidArgType(name, expected, actual, stackStart = invalidArgType) {
   const kind = name.includes('.') ? 'property' : 'argument';
   let wanted;
@@ -131,7 +134,10 @@ function invalidArgType(name, expected, actual, stackStart = invalidArgType) {
   return computedMessageError(TypeError, 'ERR_INVALID_ARG_TYPE', message, stackStart);
 }
 
-/** ERR_INVALID_ARG_VALUE: `The argument 'options' is invalid. Received ...`. */
+/**
+ * ERR_INVALID_ARG_VALUE: `The argument 'options' is invalid. Received ...`.
+ * @param {Function} [stackStart] where the stack trace starts
+ */
 function invalidArgValue(name, value, reason = 'is invalid', stackStart = invalidArgValue) {
   let shown = inspect(value);
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
@@ -140,13 +146,19 @@ function invalidArgValue(name, value, reason = 'is invalid', stackStart = invali
   return computedMessageError(TypeError, 'ERR_INVALID_ARG_VALUE', message, stackStart);
 }
 
-/** ERR_SOCKET_BAD_PORT, a RangeError. */
+/**
+ * ERR_SOCKET_BAD_PORT, a RangeError.
+ * @param {Function} [stackStart] where the stack trace starts
+ */
 function socketBadPort(name, port, stackStart = socketBadPort) {
   const message = `${name} should be >= 0 and < 65536. Received ${determineSpecificType(port)}.`;
   return computedMessageError(RangeError, 'ERR_SOCKET_BAD_PORT', message, stackStart);
 }
 
-/** ERR_SERVER_ALREADY_LISTEN. */
+/**
+ * ERR_SERVER_ALREADY_LISTEN.
+ * @param {Function} [stackStart] where the stack trace starts
+ */
 function serverAlreadyListen(stackStart = serverAlreadyListen) {
   return fixedMessageError(
     Error,
@@ -156,7 +168,10 @@ function serverAlreadyListen(stackStart = serverAlreadyListen) {
   );
 }
 
-/** ERR_SERVER_NOT_RUNNING. */
+/**
+ * ERR_SERVER_NOT_RUNNING.
+ * @param {Function} [stackStart] where the stack trace starts
+ */
 function serverNotRunning(stackStart = serverNotRunning) {
   return fixedMessageError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.', stackStart);
 }
@@ -172,6 +187,7 @@ class SystemError extends Error {
  * A failed bind/listen, as Node's UVExceptionWithHostPort:
  * `listen EADDRINUSE: address already in use 127.0.0.1:3000`, with own
  * `code`, `errno`, `syscall`, `address` and (when truthy) `port`.
+ * @param {Function} [stackStart] where the stack trace starts
  */
 function exceptionWithHostPort(errno, syscall, address, port, stackStart = exceptionWithHostPort) {
   const [code, description] = describeErrno(errno);
@@ -188,7 +204,10 @@ function exceptionWithHostPort(errno, syscall, address, port, stackStart = excep
   return error;
 }
 
-/** A failed system call without an address, as Node's ErrnoException: `accept EMFILE`. */
+/**
+ * A failed system call without an address, as Node's ErrnoException: `accept EMFILE`.
+ * @param {Function} [stackStart] where the stack trace starts
+ */
 function errnoException(errno, syscall, stackStart = errnoException) {
   const code = getSystemErrorName(errno);
   const error = new SystemError(`${syscall} ${code}`);

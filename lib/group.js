@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // Shared listener groups: `server.listen({ port, host, group: 'web' })` in

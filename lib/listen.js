@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // server.listen(): the native normalizer decides what the arguments mean
@@ -27,7 +28,7 @@ const {
 } = require('./listening-handle');
 const { behaviour } = require('./node-version');
 
-const { checkInheritedDescriptor, normalizeListenArgs } = binding;
+const { ListenKind, checkInheritedDescriptor, normalizeListenArgs } = binding;
 const { asyncIdSymbol, boundSocket: boundSocketInternals, handles, isNodeHandle } = internals;
 
 // libuv's bind flags, as Node passes them around.
@@ -47,7 +48,10 @@ const kDescriptorSource = Symbol('kDescriptorSource');
 let cluster;
 let dns;
 
-/** `server.listen(...)`: every form Node documents. */
+/**
+ * `server.listen(...)`: every form Node documents.
+ * @this {any} the server (its state is Node's, untyped here)
+ */
 function listen(...args) {
   if (this._handle) {
     throw errors.serverAlreadyListen(listen);
@@ -74,26 +78,32 @@ function listen(...args) {
     toNumber,
   );
 
+  // The plan's shape per kind is typed in binding.d.ts, generated from the
+  // Rust side: this switch is type-checked against it.
   switch (plan.kind) {
-    case 'error':
-      throw argumentError(plan);
-    case 'bound':
+    case ListenKind.BadPort:
+      throw errors.socketBadPort('options.port', plan.value, listen);
+    case ListenKind.InvalidOptions:
+      throw errors.invalidArgValue('options', plan.options, plan.reason, listen);
+    case ListenKind.NotAnObject:
+      throw notAnObjectError(plan.value);
+    case ListenKind.Bound:
       adoptBoundSocket(this, plan.bound, plan.backlog);
       return this;
-    case 'handle':
+    case ListenKind.Handle:
       // A TCP handle: listened on as it is, as Node does.
-      this._handle = plan.handle;
+      this._handle = /** @type {any} */ (plan.handle);
       this[asyncIdSymbol] = this._handle.getAsyncId();
       listenInCluster(this, null, -1, -1, plan.backlog, undefined, true);
       return this;
-    case 'fd':
+    case ListenKind.Descriptor:
       // A Node handle that is not a TCP one (a Pipe) is taken by its
       // descriptor, as Node takes it; rs-net takes a duplicate, leaving the
       // handle its own descriptor.
       this[kDescriptorSource] = isNodeHandle(plan.source) ? plan.source : undefined;
       listenInCluster(this, null, null, null, plan.backlog, plan.fd);
       return this;
-    case 'tcp': {
+    case ListenKind.Tcp: {
       const flags = (plan.ipv6Only ? IPV6_ONLY : 0) | (plan.reusePort ? REUSE_PORT : 0);
       if (plan.host !== undefined) {
         lookupAndListen(this, plan.port, plan.host, plan.backlog, plan.exclusive, flags);
@@ -111,12 +121,18 @@ function listen(...args) {
       }
       return this;
     }
-    case 'pipe':
+    case ListenKind.Pipe:
       listenOnPipe(this, plan);
       return this;
     default:
-      throw new Error(`rs-net: unknown listen plan ${plan.kind}`);
+      return unknownPlan(plan);
   }
+}
+
+// Every kind is handled above: type checking fails here if one is not.
+/** @param {never} plan */
+function unknownPlan(plan) {
+  throw new Error(`rs-net: unknown listen plan ${/** @type {{ kind: unknown }} */ (plan).kind}`);
 }
 
 // Node 20 leaves the flags out when no host is given, and so ignores
@@ -127,23 +143,16 @@ function unhostedFlags(flags) {
   return flags & REUSE_PORT ? REUSE_PORT : undefined;
 }
 
-// The argument errors the normalizer decided on, built in the caller's realm.
-function argumentError(plan) {
-  switch (plan.code) {
-    case 'ERR_SOCKET_BAD_PORT':
-      return errors.socketBadPort(plan.name, plan.value, listen);
-    case 'ERR_INVALID_ARG_VALUE':
-      return errors.invalidArgValue(plan.name, plan.value, plan.reason, listen);
-    default:
-      // A primitive handle: Node fails on `'port' in options`; so do we.
-      try {
-        // eslint-disable-next-line no-unused-expressions
-        'port' in plan.value;
-      } catch (error) {
-        return error;
-      }
-      return errors.invalidArgValue('options', plan.value, undefined, listen);
+// A primitive handle: Node fails on `'port' in options`; so does rs-net, in
+// the caller's realm.
+function notAnObjectError(value) {
+  try {
+    // eslint-disable-next-line no-unused-expressions
+    'port' in value;
+  } catch (error) {
+    return error;
   }
+  return errors.invalidArgValue('options', value, undefined, listen);
 }
 
 function addServerAbortSignalOption(self, options) {
@@ -182,6 +191,7 @@ function adoptBoundSocket(self, bound, backlog) {
   listenInCluster(self, null, -1, -1, backlog, undefined, true);
 }
 
+/** @param {import('../binding').PipePlan} plan */
 function listenOnPipe(self, plan) {
   const pipeName = (self._pipeName = plan.path);
   // What Node passes on to a cluster primary (read once, by the normalizer).
@@ -301,6 +311,7 @@ function checkBindError(err, port, handle) {
  * Binds (unless the server already has a handle), listens and schedules
  * 'listening', or schedules 'error'. Node's `setupListenHandle`, which Node
  * also exposes as `server._listen2`.
+ * @this {any} the server
  */
 function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   const descriptorSource = this[kDescriptorSource];

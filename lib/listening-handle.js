@@ -1,3 +1,4 @@
+// @ts-check
 'use strict';
 
 // A server's `_handle`: one of Node's own TCP or Pipe handles, as Node's

@@ -27,6 +27,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const readline = require('readline');
+const { writeBindingTypes } = require('./binding-types');
 const { PLATFORMS, currentPlatform, packageName, binaryName } = require('./platform');
 
 const root = path.join(__dirname, '..');
@@ -153,7 +154,28 @@ async function main() {
     `rs-net: ${reason ? `no prebuilt binary loads (${reason}); ` : ''}building from source: cargo build --release --locked ${where}`,
   );
 
+  // In a clone, napi-derive also writes the addon's type definitions, from
+  // which binding.d.ts is made. It writes them only while it compiles the
+  // crate, so a build that finds none (a target directory built without
+  // them) has the crate compiled again.
+  let typeDefinitions;
+  if (!dependency) {
+    const folder = path.join(env.CARGO_TARGET_DIR || path.join(root, 'target'), 'napi-type-def');
+    fs.mkdirSync(folder, { recursive: true });
+    env.NAPI_TYPE_DEF_TMP_FOLDER = folder;
+    // The file is named for the crate (CARGO_PKG_NAME).
+    const crate = /^name = "(.+)"$/m.exec(fs.readFileSync(path.join(root, 'Cargo.toml'), 'utf8'))[1];
+    typeDefinitions = path.join(folder, crate);
+    if (!fs.existsSync(typeDefinitions)) {
+      const now = new Date();
+      fs.utimesSync(path.join(root, 'src', 'lib.rs'), now, now);
+    }
+  }
+
   const library = await cargoBuild(env);
+  if (typeDefinitions && writeBindingTypes(typeDefinitions, path.join(root, 'binding.d.ts'))) {
+    console.log('rs-net: wrote binding.d.ts (the native types changed)');
+  }
   const destination = path.join(root, 'build', 'rs_net.node');
   install(library, destination);
   const made = [path.relative(root, destination)];

@@ -13,7 +13,7 @@
 //! code and the received value, and JavaScript renders the message the way
 //! Node does (with `util.inspect`), in the caller's realm.
 
-use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{Either3, Either8, Function, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, Result, ValueType};
 use napi_derive::napi;
 
@@ -109,11 +109,13 @@ struct ListenHooks<'a, 'env> {
 /// instances are adopted first), else `undefined`. `tcp_class` is Node's
 /// `TCP` handle class (a handle of it is adopted as it is). `number` is the
 /// `Number` function (as it was when rs-net loaded: Node uses its own
-/// untouchable copy). Returns a plain object:
-/// `{ kind: 'bound' | 'handle' | 'fd' | 'tcp' | 'pipe' | 'error', ... }`.
+/// untouchable copy). Returns the [`ListenPlan`], whose `kind` says which
+/// shape it has.
 // Each argument is one thing Node's sequence touches; bundling them into an
 // object would cost property reads on every listen().
-#[allow(clippy::too_many_arguments)]
+// The plan's type is spelled out (not the ListenPlan alias) so that the
+// generated binding.d.ts names each shape of the union.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[napi]
 pub fn normalize_listen_args<'env>(
   env: &'env Env,
@@ -124,7 +126,18 @@ pub fn normalize_listen_args<'env>(
   bound_socket_class: Unknown<'env>,
   tcp_class: Unknown<'env>,
   number: Function<'env, Unknown<'env>, f64>,
-) -> Result<Object<'env>> {
+) -> Result<
+  Either8<
+    BoundPlan<'env>,
+    HandlePlan<'env>,
+    DescriptorPlan<'env>,
+    TcpPlan<'env>,
+    PipePlan<'env>,
+    BadPortPlan<'env>,
+    NotAnObjectPlan<'env>,
+    InvalidOptionsPlan<'env>,
+  >,
+> {
   let behaviour = NodeBehaviour::of(env)?;
   let class_given = bound_socket_class.get_type()? == ValueType::Function;
   let hooks = ListenHooks {
@@ -136,7 +149,7 @@ pub fn normalize_listen_args<'env>(
     number: &number,
   };
   let decision = decide(env, &args, behaviour, &hooks)?;
-  decision_to_js(env, decision)
+  into_plan(decision)
 }
 
 /// Replays Node's `Server.prototype.listen` argument handling.
@@ -363,87 +376,251 @@ const MISSING_PORT_OR_PATH: &str = "must have the property \"port\" or \"path\""
 const ABSTRACT_WITH_PERMISSIONS: &str =
   "can not set readableAll or writableAllt to true when path is abstract unix socket";
 
-/// Builds the plain object JavaScript acts on.
-fn decision_to_js<'env>(env: &'env Env, decision: ListenDecision<'env>) -> Result<Object<'env>> {
-  let mut plan = Object::new(env)?;
-  match decision {
+/// Which form of `listen()` a plan is: JavaScript switches on a plan's
+/// `kind`, and the generated `binding.d.ts` gives each kind its own shape.
+#[napi]
+pub enum ListenKind {
+  /// [`BoundPlan`].
+  Bound,
+  /// [`HandlePlan`].
+  Handle,
+  /// [`DescriptorPlan`].
+  Descriptor,
+  /// [`TcpPlan`].
+  Tcp,
+  /// [`PipePlan`].
+  Pipe,
+  /// [`BadPortPlan`].
+  BadPort,
+  /// [`NotAnObjectPlan`].
+  NotAnObject,
+  /// [`InvalidOptionsPlan`].
+  InvalidOptions,
+}
+
+/// Adopt a `net.BoundSocket` (newer Node 24 releases).
+#[napi(object, object_from_js = false)]
+pub struct BoundPlan<'env> {
+  /// Always [`ListenKind::Bound`].
+  #[napi(ts_type = "ListenKind.Bound")]
+  pub kind: ListenKind,
+  /// The BoundSocket.
+  pub bound: Unknown<'env>,
+  /// What Node hands to `listen(2)` before `|| 511`: a number or `false`.
+  pub backlog: Either3<Unknown<'env>, f64, bool>,
+  /// The normalized options object.
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub options: Object<'env>,
+}
+
+/// Listen on a Node `TCP` handle as it is.
+#[napi(object, object_from_js = false)]
+pub struct HandlePlan<'env> {
+  /// Always [`ListenKind::Handle`].
+  #[napi(ts_type = "ListenKind.Handle")]
+  pub kind: ListenKind,
+  /// The handle.
+  pub handle: Unknown<'env>,
+  /// What Node hands to `listen(2)` before `|| 511`: a number or `false`.
+  pub backlog: Either3<Unknown<'env>, f64, bool>,
+  /// The normalized options object.
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub options: Object<'env>,
+}
+
+/// Listen on a descriptor: `{ fd }`, or a handle object that carries one.
+#[napi(object, object_from_js = false)]
+pub struct DescriptorPlan<'env> {
+  /// Always [`ListenKind::Descriptor`].
+  #[napi(ts_type = "ListenKind.Descriptor")]
+  pub kind: ListenKind,
+  /// `options.fd`, a non-negative number.
+  pub fd: Unknown<'env>,
+  /// The object the descriptor was read from (a Node handle, or options).
+  pub source: Object<'env>,
+  /// What Node hands to `listen(2)` before `|| 511`: a number or `false`.
+  pub backlog: Either3<Unknown<'env>, f64, bool>,
+  /// The normalized options object.
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub options: Object<'env>,
+}
+
+/// Bind a TCP port, resolving `host` first when there is one.
+#[napi(object, object_from_js = false)]
+pub struct TcpPlan<'env> {
+  /// Always [`ListenKind::Tcp`].
+  #[napi(ts_type = "ListenKind.Tcp")]
+  pub kind: ListenKind,
+  /// The port, as Node's `options.port | 0`.
+  pub port: i32,
+  /// `options.host`, when truthy.
+  pub host: Option<Unknown<'env>>,
+  /// `options.exclusive`, as a boolean.
+  pub exclusive: bool,
+  /// `options.ipv6Only === true`.
+  pub ipv6_only: bool,
+  /// `options.reusePort === true`.
+  pub reuse_port: bool,
+  /// `options.backlog` when truthy, else the number found in the
+  /// arguments, or `false`.
+  pub backlog: Either3<Unknown<'env>, f64, bool>,
+  /// The normalized options object.
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub options: Object<'env>,
+}
+
+/// Bind a Unix-domain socket path or abstract name.
+#[napi(object, object_from_js = false)]
+pub struct PipePlan<'env> {
+  /// Always [`ListenKind::Pipe`].
+  #[napi(ts_type = "ListenKind.Pipe")]
+  pub kind: ListenKind,
+  /// `options.path`.
+  pub path: Unknown<'env>,
+  /// `options.exclusive`, as a boolean.
+  pub exclusive: bool,
+  /// `options.readableAll`, as read (a cluster primary is given it).
+  pub readable_all: Unknown<'env>,
+  /// `options.writableAll`, as read.
+  pub writable_all: Unknown<'env>,
+  /// `options.backlog` when truthy, else the number found in the
+  /// arguments, or `false`.
+  pub backlog: Either3<Unknown<'env>, f64, bool>,
+  /// The normalized options object.
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub options: Object<'env>,
+}
+
+/// Throw `ERR_SOCKET_BAD_PORT` for `options.port`.
+#[napi(object, object_from_js = false)]
+pub struct BadPortPlan<'env> {
+  /// Always [`ListenKind::BadPort`].
+  #[napi(ts_type = "ListenKind.BadPort")]
+  pub kind: ListenKind,
+  /// The port received.
+  pub value: Unknown<'env>,
+}
+
+/// Throw the TypeError of `'port' in value` (a truthy primitive handle).
+#[napi(object, object_from_js = false)]
+pub struct NotAnObjectPlan<'env> {
+  /// Always [`ListenKind::NotAnObject`].
+  #[napi(ts_type = "ListenKind.NotAnObject")]
+  pub kind: ListenKind,
+  /// The primitive.
+  pub value: Unknown<'env>,
+}
+
+/// Throw `ERR_INVALID_ARG_VALUE` for `options`.
+#[napi(object, object_from_js = false)]
+pub struct InvalidOptionsPlan<'env> {
+  /// Always [`ListenKind::InvalidOptions`].
+  #[napi(ts_type = "ListenKind.InvalidOptions")]
+  pub kind: ListenKind,
+  /// The options received.
+  #[napi(ts_type = "Record<string, unknown>")]
+  pub options: Object<'env>,
+  /// Node's reason, when it gives one.
+  pub reason: Option<&'static str>,
+}
+
+/// The plan JavaScript acts on: one of the shapes above, told apart by
+/// `kind`.
+type ListenPlan<'env> = Either8<
+  BoundPlan<'env>,
+  HandlePlan<'env>,
+  DescriptorPlan<'env>,
+  TcpPlan<'env>,
+  PipePlan<'env>,
+  BadPortPlan<'env>,
+  NotAnObjectPlan<'env>,
+  InvalidOptionsPlan<'env>,
+>;
+
+/// Turns the decision into the plan JavaScript acts on.
+fn into_plan<'env>(decision: ListenDecision<'env>) -> Result<ListenPlan<'env>> {
+  let (target, backlog, options) = match decision {
     ListenDecision::Invalid(ListenArgumentError::BadPort(value)) => {
-      plan.set_named_property("kind", "error")?;
-      plan.set_named_property("code", "ERR_SOCKET_BAD_PORT")?;
-      plan.set_named_property("name", "options.port")?;
-      plan.set_named_property("value", value)?;
+      return Ok(Either8::F(BadPortPlan {
+        kind: ListenKind::BadPort,
+        value,
+      }))
     }
     ListenDecision::Invalid(ListenArgumentError::NotAnObject(value)) => {
-      plan.set_named_property("kind", "error")?;
-      plan.set_named_property("code", "NOT_AN_OBJECT")?;
-      plan.set_named_property("value", value)?;
+      return Ok(Either8::G(NotAnObjectPlan {
+        kind: ListenKind::NotAnObject,
+        value,
+      }))
     }
     ListenDecision::Invalid(ListenArgumentError::InvalidOptions { options, reason }) => {
-      plan.set_named_property("kind", "error")?;
-      plan.set_named_property("code", "ERR_INVALID_ARG_VALUE")?;
-      plan.set_named_property("name", "options")?;
-      plan.set_named_property("value", options)?;
-      if let Some(reason) = reason {
-        plan.set_named_property("reason", reason)?;
-      }
+      return Ok(Either8::H(InvalidOptionsPlan {
+        kind: ListenKind::InvalidOptions,
+        options,
+        reason,
+      }))
     }
     ListenDecision::Listen {
       target,
       backlog,
       options,
-    } => {
-      match backlog {
-        Backlog::Given(value) => plan.set_named_property("backlog", value)?,
-        Backlog::FromArgs(Some(number)) => plan.set_named_property("backlog", number)?,
-        Backlog::FromArgs(None) => plan.set_named_property("backlog", false)?,
-      }
-      plan.set_named_property("options", options)?;
-      match target {
-        ListenTarget::BoundSocket(bound) => {
-          plan.set_named_property("kind", "bound")?;
-          plan.set_named_property("bound", bound)?;
-        }
-        ListenTarget::Handle(handle) => {
-          plan.set_named_property("kind", "handle")?;
-          plan.set_named_property("handle", handle)?;
-        }
-        ListenTarget::Descriptor { fd, source } => {
-          plan.set_named_property("kind", "fd")?;
-          plan.set_named_property("fd", fd)?;
-          plan.set_named_property("source", source)?;
-        }
-        ListenTarget::Tcp {
-          port,
-          host,
-          exclusive,
-          ipv6_only,
-          reuse_port,
-        } => {
-          plan.set_named_property("kind", "tcp")?;
-          plan.set_named_property("port", port)?;
-          if let Some(host) = host {
-            plan.set_named_property("host", host)?;
-          }
-          plan.set_named_property("exclusive", exclusive)?;
-          plan.set_named_property("ipv6Only", ipv6_only)?;
-          plan.set_named_property("reusePort", reuse_port)?;
-        }
-        ListenTarget::Pipe {
-          path,
-          exclusive,
-          readable_all,
-          writable_all,
-        } => {
-          plan.set_named_property("kind", "pipe")?;
-          plan.set_named_property("path", path)?;
-          plan.set_named_property("exclusive", exclusive)?;
-          plan.set_named_property("readableAll", readable_all)?;
-          plan.set_named_property("writableAll", writable_all)?;
-        }
-      }
-    }
-  }
-  Ok(plan)
+    } => (target, backlog, options),
+  };
+  let backlog = match backlog {
+    Backlog::Given(value) => Either3::A(value),
+    Backlog::FromArgs(Some(number)) => Either3::B(number),
+    Backlog::FromArgs(None) => Either3::C(false),
+  };
+  Ok(match target {
+    ListenTarget::BoundSocket(bound) => Either8::A(BoundPlan {
+      kind: ListenKind::Bound,
+      bound,
+      backlog,
+      options,
+    }),
+    ListenTarget::Handle(handle) => Either8::B(HandlePlan {
+      kind: ListenKind::Handle,
+      handle,
+      backlog,
+      options,
+    }),
+    ListenTarget::Descriptor { fd, source } => Either8::C(DescriptorPlan {
+      kind: ListenKind::Descriptor,
+      fd,
+      source,
+      backlog,
+      options,
+    }),
+    ListenTarget::Tcp {
+      port,
+      host,
+      exclusive,
+      ipv6_only,
+      reuse_port,
+    } => Either8::D(TcpPlan {
+      kind: ListenKind::Tcp,
+      port,
+      host,
+      exclusive,
+      ipv6_only,
+      reuse_port,
+      backlog,
+      options,
+    }),
+    ListenTarget::Pipe {
+      path,
+      exclusive,
+      readable_all,
+      writable_all,
+    } => Either8::E(PipePlan {
+      kind: ListenKind::Pipe,
+      path,
+      exclusive,
+      readable_all,
+      writable_all,
+      backlog,
+      options,
+    }),
+  })
 }
 
 /// Reads `object[name]`, running getters and Proxy traps like JavaScript.
