@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::errno::errno_of;
 use crate::event_bridge::{EventBridge, ServerEvent, BATCH_SIZE};
+use crate::idle_listeners::{Idle, IdleListeners};
 use crate::listen_socket::ListenSocket;
 
 /// First wait after running out of descriptors (or another accept error
@@ -75,10 +76,14 @@ fn lock_slot(slot: &SocketSlot) -> std::sync::MutexGuard<'_, Option<Watch>> {
   slot.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A running accept loop. [`AcceptLoop::release`] ends it.
+/// A running accept loop (or one waiting among the idle listeners for its
+/// first connection). [`AcceptLoop::release`] ends it.
 pub struct AcceptLoop {
   stop: Mutex<Option<oneshot::Sender<()>>>,
   slot: SocketSlot,
+  /// Set while the loop may still be waiting, unstarted, for its first
+  /// connection.
+  idle: Option<Idle>,
 }
 
 impl AcceptLoop {
@@ -95,7 +100,36 @@ impl AcceptLoop {
     Self {
       stop: Mutex::new(Some(stop_sender)),
       slot,
+      idle: None,
     }
+  }
+
+  /// Starts accepting on `socket` (listening, not registered with the
+  /// reactor) once a connection is pending on it, delivering to `bridge`;
+  /// until then the loop is only an entry among `idle`, and
+  /// neither this call nor a [`AcceptLoop::release`] before that wakes the
+  /// runtime's thread. Fails only when the idle listeners cannot watch the
+  /// socket (out of memory or descriptors).
+  pub fn start_when_connected(
+    idle: &Arc<IdleListeners>,
+    socket: SharedSocket,
+    bridge: Arc<EventBridge>,
+  ) -> io::Result<Self> {
+    let (stop_sender, stop) = oneshot::channel();
+    // The loop registers the socket itself, on the runtime's thread.
+    let slot: SocketSlot = Arc::new(Mutex::new(Some(Watch::Unwatched(socket.clone()))));
+    let task_slot = Arc::clone(&slot);
+    let start = Box::pin(async move {
+      run(task_slot, bridge, stop).await;
+    });
+    // The slot (in `start`, and here) holds the socket open until the loop
+    // is started or released.
+    let idle = Idle::wait(idle, &socket, start)?;
+    Ok(Self {
+      stop: Mutex::new(Some(stop_sender)),
+      slot,
+      idle: Some(idle),
+    })
   }
 
   /// Tells the loop to stop; it ends (and lets go of the socket and the
@@ -113,6 +147,10 @@ impl AcceptLoop {
   /// runtime's thread; then tells the loop to end. Safe to call more than
   /// once.
   pub fn release(&self) {
+    // Still idle: the unstarted loop is dropped here, and no one is woken.
+    if let Some(unstarted) = self.idle.as_ref().and_then(Idle::cancel) {
+      drop(unstarted);
+    }
     let taken = lock_slot(&self.slot).take();
     // Deregistered (epoll_ctl) here, after the lock is let go: the loop,
     // finding the slot empty, ends without touching the socket again.

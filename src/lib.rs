@@ -14,6 +14,8 @@
 //! - [`node_version`]: where Node versions differ, named once.
 //! - [`node_handles`]: sockets JavaScript wraps to learn Node's handle classes.
 //! - [`accept_loop`]: the tokio task that accepts connections.
+//! - [`idle_listeners`]: listeners no connection has reached yet, watched
+//!   without waking the runtime's thread.
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
 //! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
@@ -31,6 +33,7 @@ mod errno;
 mod event_bridge;
 mod group;
 mod handover;
+mod idle_listeners;
 mod listen_args;
 mod listen_socket;
 mod node_handles;

@@ -6,9 +6,11 @@
 //! keeps Node's event loop alive by itself.
 
 use std::io;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tokio::runtime::{Builder, Runtime};
+
+use crate::idle_listeners::IdleListeners;
 
 /// Returns the shared runtime, building it on first use.
 ///
@@ -28,6 +30,20 @@ pub fn get() -> io::Result<&'static Runtime> {
   });
   match built {
     Ok(runtime) => Ok(runtime),
+    Err(code) => Err(io::Error::from_raw_os_error(*code)),
+  }
+}
+
+/// The shared runtime's idle listeners (see [`crate::idle_listeners`]),
+/// made on first use; a failure is kept, as the runtime's is.
+pub fn idle_listeners() -> io::Result<&'static Arc<IdleListeners>> {
+  static IDLE: OnceLock<Result<Arc<IdleListeners>, i32>> = OnceLock::new();
+  let made = IDLE.get_or_init(|| {
+    let runtime = get().map_err(|error| error.raw_os_error().unwrap_or(libc::EAGAIN))?;
+    IdleListeners::start(runtime).map_err(|error| error.raw_os_error().unwrap_or(libc::ENOMEM))
+  });
+  match made {
+    Ok(idle) => Ok(idle),
     Err(code) => Err(io::Error::from_raw_os_error(*code)),
   }
 }

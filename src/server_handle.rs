@@ -511,13 +511,14 @@ fn start_listening(
     Err(error) => return Ok(Err((HandleState::Bound(socket), errno_of(&error)))),
   };
   let socket = Arc::new(socket);
-  // A socket made here cannot be watched already: it listens first, so the
-  // reactor never sees it before listen(2) (a hang-up it would report, and
-  // the accept loop would wake for, in vain). An inherited descriptor is
-  // registered first: one rs-net already watches fails with EEXIST there,
-  // before its backlog could be changed.
-  let listen_first = !socket.is_adopted();
-  if listen_first {
+  let bridge;
+  let accept;
+  if !socket.is_adopted() {
+    // A socket made here cannot be watched already. It listens first, so
+    // the reactor never sees it before listen(2) (a hang-up it would
+    // report, and the accept loop would wake for, in vain), and then waits
+    // among the idle listeners for its first connection, which wakes no
+    // thread now or when it closes before one came.
     if let Err(error) = socket.listen(backlog) {
       let state = match Arc::into_inner(socket) {
         Some(socket) => HandleState::Bound(socket),
@@ -525,33 +526,46 @@ fn start_listening(
       };
       return Ok(Err((state, errno_of(&error))));
     }
-  }
-  let registered = {
-    let _context = runtime.enter();
-    register(SharedSocket(Arc::clone(&socket)))
-  };
-  let failed = |socket: Arc<ListenSocket>, errno: i32| {
-    // The only other reference was the registration, which is gone.
-    let state = match Arc::into_inner(socket) {
-      // An inherited descriptor that is already watched stays open for
-      // whoever watches it, as Node leaves it when `open` fails.
-      Some(socket) if socket.is_adopted() => {
-        socket.forget_descriptor();
-        HandleState::Closed
+    bridge = Arc::new(EventBridge::new(env, onevents)?);
+    let started = runtime::idle_listeners().and_then(|idle| {
+      AcceptLoop::start_when_connected(idle, SharedSocket(Arc::clone(&socket)), Arc::clone(&bridge))
+    });
+    match started {
+      Ok(started) => accept = started,
+      Err(error) => {
+        bridge.close();
+        // The loop's reference went with it.
+        let state = match Arc::into_inner(socket) {
+          Some(socket) => HandleState::Bound(socket),
+          None => HandleState::Closed,
+        };
+        return Ok(Err((state, errno_of(&error))));
       }
-      Some(socket) => HandleState::Bound(socket),
-      None => HandleState::Closed,
-    };
-    Ok(Err((state, errno)))
-  };
-  let registered = match registered {
-    Ok(registered) => registered,
-    Err((shared, error)) => {
-      drop(shared);
-      return failed(socket, errno_of(&error));
     }
-  };
-  if !listen_first {
+  } else {
+    // An inherited descriptor is registered first: one rs-net already
+    // watches fails with EEXIST there, before its backlog could be changed.
+    let registered = {
+      let _context = runtime.enter();
+      register(SharedSocket(Arc::clone(&socket)))
+    };
+    let registered = match registered {
+      Ok(registered) => registered,
+      Err((shared, error)) => {
+        drop(shared);
+        // The only other reference was the registration, which is gone.
+        // An inherited descriptor that is already watched stays open for
+        // whoever watches it, as Node leaves it when `open` fails.
+        let state = match Arc::into_inner(socket) {
+          Some(socket) => {
+            socket.forget_descriptor();
+            HandleState::Closed
+          }
+          None => HandleState::Closed,
+        };
+        return Ok(Err((state, errno_of(&error))));
+      }
+    };
     if let Err(error) = socket.listen(backlog) {
       drop(registered);
       let state = match Arc::into_inner(socket) {
@@ -560,9 +574,9 @@ fn start_listening(
       };
       return Ok(Err((state, errno_of(&error))));
     }
+    bridge = Arc::new(EventBridge::new(env, onevents)?);
+    accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge));
   }
-  let bridge = Arc::new(EventBridge::new(env, onevents)?);
-  let accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge));
   let listener = Arc::new(Listener {
     socket,
     accept,

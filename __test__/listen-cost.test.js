@@ -1,0 +1,72 @@
+'use strict';
+
+// What a listen()/close() cycle costs beyond the socket itself: a server
+// that no connection reached involves no other thread. Its accept loop
+// waits, unstarted, among rs-net's idle listeners (src/idle_listeners.rs),
+// so neither listen() nor close() wakes the runtime's accept thread. Counted
+// in the thread's context switches, which do not depend on the machine's
+// speed.
+
+const fs = require('fs');
+
+const rsNet = require('..');
+
+// The accept thread's context switches (voluntary and not), from /proc.
+function acceptThreadSwitches() {
+  const tasks = fs.readdirSync('/proc/self/task');
+  const accept = tasks.filter((tid) => {
+    try {
+      return fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'rs-net-accept';
+    } catch {
+      return false;
+    }
+  });
+  expect(accept).toHaveLength(1);
+  const status = fs.readFileSync(`/proc/self/task/${accept[0]}/status`, 'utf8');
+  const count = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)[1]);
+  return count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches');
+}
+
+function cycle(server, ...args) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(...args, () => {
+      server.off('error', reject);
+      server.close(resolve);
+    });
+  });
+}
+
+const CYCLES = 200;
+
+test.each([
+  ['port 0 on 127.0.0.1', [0, '127.0.0.1']],
+  ['port 0, no host', [0]],
+  ['a Unix socket', [`${require('os').tmpdir()}/rs-net-listen-cost-${process.pid}.sock`]],
+])('%s: listen/close cycles wake the accept thread no more than a few times', async (_, args) => {
+  const server = rsNet.createServer();
+  // The runtime (and its thread) exists from the first listen on.
+  for (let i = 0; i < 5; i++) await cycle(server, ...args);
+  const before = acceptThreadSwitches();
+  for (let i = 0; i < CYCLES; i++) await cycle(server, ...args);
+  const woken = acceptThreadSwitches() - before;
+  // Each cycle woke it twice (to start and to stop an accept task) before.
+  expect(woken).toBeLessThan(CYCLES / 10);
+});
+
+test('a server that then gets a connection still accepts it, and closes', async () => {
+  const net = require('net');
+  const server = rsNet.createServer((socket) => socket.end('hi'));
+  await cycle(server, 0, '127.0.0.1');
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const reply = await new Promise((resolve, reject) => {
+    const client = net.connect(server.address().port, '127.0.0.1');
+    let data = '';
+    client.setEncoding('utf8');
+    client.on('data', (chunk) => (data += chunk));
+    client.on('end', () => resolve(data));
+    client.on('error', reject);
+  });
+  expect(reply).toBe('hi');
+  await new Promise((resolve) => server.close(resolve));
+});
