@@ -646,10 +646,18 @@ fn number_of<'env>(
   number: &Function<'env, Unknown<'env>, f64>,
   value: Unknown<'env>,
 ) -> Result<f64> {
-  if value.get_type()? == ValueType::Number {
-    return value.coerce_to_number()?.get_double();
+  match value.get_type()? {
+    // ToNumber, which Number() applies to these, runs no JavaScript; a call
+    // into JavaScript costs more than the whole conversion.
+    ValueType::Number
+    | ValueType::String
+    | ValueType::Boolean
+    | ValueType::Undefined
+    | ValueType::Null => value.coerce_to_number()?.get_double(),
+    // Objects (valueOf, toString, Symbol.toPrimitive), BigInts (which
+    // Number() converts and ToNumber refuses) and Symbols go to Number().
+    _ => number.call(value),
   }
-  number.call(value)
 }
 
 /// Node's `toNumber(present && value)`: `Number(x)` when it is `>= 0`,
