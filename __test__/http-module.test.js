@@ -68,6 +68,16 @@ test('an rs-net http server is an http.Server and a net.Server, made in every wa
   expect(secure).toBeInstanceOf(tls.Server);
   expect(secure).toBeInstanceOf(net.Server);
   expect(rsHttps.Server()).toBeInstanceOf(rsHttps.Server);
+
+  // They listen through rs-net, so they are rs-net Servers as well; a
+  // subclass of rs-net's Server keeps instanceof's usual meaning.
+  const rsNet = require('..');
+  for (const server of [byNew, byCall, byCreate, legacy, secure]) expect(server).toBeInstanceOf(rsNet.Server);
+  expect(new net.Server()).not.toBeInstanceOf(rsNet.Server);
+  expect({}).not.toBeInstanceOf(rsNet.Server);
+  class Own extends rsNet.Server {}
+  expect(new Own()).toBeInstanceOf(Own);
+  expect(byCreate).not.toBeInstanceOf(Own);
   expect(() => rsHttp.createServer('bad')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
 });
 

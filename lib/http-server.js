@@ -11,7 +11,7 @@
 
 const { listen, setupListenHandle } = require('./listen');
 const { asyncDisposeSymbol, transferSymbol } = require('./node-internals');
-const { Server: rsNetServer, onceClosed } = require('./server');
+const { Server: rsNetServer, listensThroughRsNet, onceClosed } = require('./server');
 
 const netAddress = rsNetServer.prototype.address;
 
@@ -37,6 +37,7 @@ function defineServer(NodeServer) {
   Object.setPrototypeOf(Server.prototype, NodeServer.prototype);
   Object.setPrototypeOf(Server, NodeServer);
 
+  listensThroughRsNet(Server.prototype);
   Server.prototype._listen2 = setupListenHandle;
   Server.prototype.listen = listen;
   Server.prototype.address = netAddress;

@@ -26,6 +26,27 @@ function Server(options, connectionListener) {
 Object.setPrototypeOf(Server.prototype, net.Server.prototype);
 Object.setPrototypeOf(Server, net.Server);
 
+// rs-net's http and https servers listen through rs-net as well, but are
+// Node's http.Server underneath (a subclass of net.Server, not of this
+// one): they carry this mark, so that they are `instanceof` this Server too.
+const kListensThroughRsNet = Symbol('kListensThroughRsNet');
+Server.prototype[kListensThroughRsNet] = true;
+Object.defineProperty(Server, Symbol.hasInstance, {
+  value: function hasInstance(value) {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // Subclasses of this Server keep the usual meaning.
+    return (
+      this === Server && value !== null && typeof value === 'object' && value[kListensThroughRsNet] === true
+    );
+  },
+  configurable: true,
+});
+
+/** Marks `prototype`'s instances as servers that listen through rs-net. */
+function listensThroughRsNet(prototype) {
+  prototype[kListensThroughRsNet] = true;
+}
+
 Server.prototype._listen2 = setupListenHandle; // legacy alias, as in Node
 Server.prototype.listen = listen;
 
@@ -121,4 +142,4 @@ function createServer(options, connectionListener) {
   return new Server(options, connectionListener);
 }
 
-module.exports = { Server, createServer, onceClosed };
+module.exports = { Server, createServer, listensThroughRsNet, onceClosed };
