@@ -200,3 +200,40 @@ test("an 'error' nobody listens to ends the process as Node's does", async () =>
     await shutdown(holder);
   }
 });
+
+// Node's argument errors are thrown from `Server.listen`: the first frame of
+// their stack is listen itself, then its caller. (Read in a plain Node
+// process: Jest rewrites stack frames through source maps.)
+test.each([
+  ['a bad port', '[{ port: -1 }]'],
+  ['no port or path', '[{}]'],
+  ['a primitive handle', '[{ handle: 1 }]'],
+  ['listening twice', "'twice'"],
+])('%s: the stack starts at Server.listen, then the caller, as Node', async (_, args) => {
+  const { runNode } = require('./helpers/conn-util');
+  const frames = {};
+  for (const [name, module] of [
+    ['node', 'net'],
+    ['rs', path.join(__dirname, '..')],
+  ]) {
+    const source = `
+      const server = require(${JSON.stringify(module)}).createServer();
+      const args = ${args};
+      function caller() {
+        // A pipe: bound at once, so the second call finds the handle.
+        const pipe = require('path').join(require('os').tmpdir(), 'rs-net-twice-' + process.pid + '.sock');
+        if (args === 'twice') server.listen(pipe).listen(pipe);
+        else server.listen(...args);
+      }
+      try { caller(); } catch (error) {
+        const lines = error.stack.split('\\n').filter((line) => line.startsWith('    at '));
+        console.log(JSON.stringify(lines.slice(0, 2).map((line) => line.trim().split(' (')[0])));
+      }
+      server.close();`;
+    const { stdout, stderr } = await runNode(['-e', source]);
+    expect(stderr).toBe('');
+    frames[name] = JSON.parse(stdout);
+  }
+  expect(frames.rs).toEqual(frames.node);
+  expect(frames.rs).toEqual(['at Server.listen', 'at caller']);
+});

@@ -27,7 +27,7 @@ const kConnections = Symbol('kConnections');
  * code of the caller's, so options without a group are read exactly as
  * Node reads them (a Proxy's traps, getters and their order included).
  */
-function groupOption(args, stackStart) {
+function groupOption(args, stackStart = groupOption) {
   const options = args[0];
   if (options === null || typeof options !== 'object' || isProxy(options)) return undefined;
   if (!Object.hasOwn(options, 'group')) return undefined;

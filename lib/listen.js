@@ -54,11 +54,11 @@ let dns;
  */
 function listen(...args) {
   if (this._handle) {
-    throw errors.serverAlreadyListen(listen);
+    throw errors.serverAlreadyListen();
   }
   const cb = args.length === 0 ? undefined : args[args.length - 1];
   // rs-net's one listen() option of its own: a listener group.
-  setPendingGroup(this, groupOption(args, listen));
+  setPendingGroup(this, groupOption(args));
 
   const plan = normalizeListenArgs(
     args,
@@ -82,11 +82,15 @@ function listen(...args) {
   // Rust side: this switch is type-checked against it.
   switch (plan.kind) {
     case ListenKind.BadPort:
-      throw errors.socketBadPort('options.port', plan.value, listen);
+      throw errors.socketBadPort('options.port', plan.value);
     case ListenKind.InvalidOptions:
-      throw errors.invalidArgValue('options', plan.options, plan.reason, listen);
+      throw errors.invalidArgValue('options', plan.options, plan.reason);
     case ListenKind.NotAnObject:
-      throw notAnObjectError(plan.value);
+      // A primitive handle: Node fails on `'port' in options`; so does
+      // rs-net, here, in the caller's realm.
+      // eslint-disable-next-line no-unused-expressions
+      'port' in /** @type {any} */ (plan.value);
+      throw errors.invalidArgValue('options', plan.value);
     case ListenKind.Bound:
       adoptBoundSocket(this, plan.bound, plan.backlog);
       return this;
@@ -143,18 +147,6 @@ function unhostedFlags(flags) {
   return flags & REUSE_PORT ? REUSE_PORT : undefined;
 }
 
-// A primitive handle: Node fails on `'port' in options`; so does rs-net, in
-// the caller's realm.
-function notAnObjectError(value) {
-  try {
-    // eslint-disable-next-line no-unused-expressions
-    'port' in value;
-  } catch (error) {
-    return error;
-  }
-  return errors.invalidArgValue('options', value, undefined, listen);
-}
-
 function addServerAbortSignalOption(self, options) {
   validateAbortSignal(options.signal, 'options.signal');
   const { signal } = options;
@@ -174,7 +166,7 @@ function addServerAbortSignalOption(self, options) {
 
 function validateAbortSignal(signal, name) {
   if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
-    throw errors.invalidArgType(name, 'AbortSignal', signal, listen);
+    throw errors.invalidArgType(name, 'AbortSignal', signal, validateAbortSignal);
   }
 }
 
@@ -210,7 +202,7 @@ function listenOnPipe(self, plan) {
     if (err) {
       self._handle.close();
       self._handle = null;
-      throw errors.errnoException(err, 'uv_pipe_chmod', listen);
+      throw errors.errnoException(err, 'uv_pipe_chmod', listenOnPipe);
     }
   }
 }
