@@ -4,8 +4,9 @@
 // <mode> <workers> <stall>`, mode `group` (rs-net listener group in worker
 // threads), `reuseport` (rs-net reusePort in worker threads) or `cluster`
 // (Node's cluster, round-robin, Node's own net). Every worker runs the same
-// app: each line a client sends is answered with "ok\n". With stall=1,
-// worker 0 blocks its event loop for 200 ms every second.
+// app: each line a client sends is answered with "ok\n". With stall `busy`
+// or `sleep` (else `0`), worker 0 blocks its event loop for 200 ms every
+// second: busy looping, or waiting without using the CPU.
 //
 // Prints {"port":N} once every worker listens; then answers stdin lines:
 // "stats" -> {"connections":[per worker]}, "cpu" -> {"cpuMs":N} (user +
@@ -29,11 +30,16 @@ function app(net, id, stall, listenOptions, report) {
       for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) socket.write('ok\n');
     });
   });
-  if (stall) {
+  if (stall === 'busy') {
+    // A loop busy with work: it also takes a core from everything else.
     setInterval(() => {
       const until = Date.now() + 200;
       while (Date.now() < until);
     }, 1000);
+  } else if (stall === 'sleep') {
+    // A loop blocked without using the CPU (a synchronous wait).
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    setInterval(() => Atomics.wait(cell, 0, 0, 200), 1000);
   }
   server.listen(listenOptions, () => report({ event: 'listening', port: server.address().port }));
   return () => connections;
@@ -50,22 +56,18 @@ if (!isMainThread) {
   const net = require(path.join(__dirname, '..'));
   const options =
     mode === 'group' ? { host: HOST, port, group: 'bench' } : { host: HOST, port, reusePort: true };
-  const count = app(net, id, stall && id === 0, options, (m) => parentPort.postMessage(m));
+  const count = app(net, id, id === 0 && stall, options, (m) => parentPort.postMessage(m));
   parentPort.on('message', () => parentPort.postMessage({ event: 'stats', connections: count() }));
 } else if (cluster.isWorker) {
   const id = Number(process.env.BENCH_ID);
-  const count = app(
-    require('net'),
-    id,
-    process.env.BENCH_STALL === '1' && id === 0,
-    { host: HOST, port: 0 },
-    (m) => process.send(m),
+  const count = app(require('net'), id, id === 0 && process.env.BENCH_STALL, { host: HOST, port: 0 }, (m) =>
+    process.send(m),
   );
   process.on('message', () => process.send({ event: 'stats', connections: count() }));
 } else {
   const [mode, workersArg, stallArg] = process.argv.slice(2);
   const size = Number(workersArg);
-  const stall = stallArg === '1';
+  const stall = stallArg === '0' ? false : stallArg;
   const members = [];
   const once = (member, event) =>
     new Promise((resolve) => {
@@ -82,7 +84,7 @@ if (!isMainThread) {
     if (mode === 'cluster') {
       cluster.schedulingPolicy = cluster.SCHED_RR;
       for (let id = 0; id < size; id++) {
-        const worker = cluster.fork({ BENCH_ID: String(id), BENCH_STALL: stall ? '1' : '0' });
+        const worker = cluster.fork({ BENCH_ID: String(id), BENCH_STALL: stall || '' });
         members.push(worker);
       }
       const ports = await Promise.all(members.map((m) => once(m, 'listening')));

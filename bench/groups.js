@@ -6,9 +6,11 @@
 // processes, Node's net). `node bench/groups.js [--out FILE]` runs:
 //   balance  8 and 16 long-lived connections over 4 workers: connections
 //            per worker, max/mean;
-//   stall    4 workers, worker 0 blocks its loop 200 ms every second, short
-//            requests (a connection each) arrive at 1000/s whatever the
-//            answers: p50/p99/max from when each was due;
+//   stall    4 workers, worker 0 blocks its loop 200 ms every second (busy
+//            looping, then waiting without CPU), short requests (a
+//            connection each) arrive at 1000/s whatever the answers:
+//            p50/p99/max from when each was due, and how many waited over
+//            50 ms;
 //   churn    2 workers, short connections: server CPU per connection, summed
 //            over every thread and process of the server.
 // The clients run in this process; the server is a separate process.
@@ -23,10 +25,10 @@ const { spawn } = require('child_process');
 const MODES = ['group', 'reuseport', 'cluster'];
 const HOST = '127.0.0.1';
 
-function startServer(mode, workers, stall = false) {
+function startServer(mode, workers, stall = '0') {
   const child = spawn(
     process.execPath,
-    [path.join(__dirname, 'groups-server.js'), mode, String(workers), stall ? '1' : '0'],
+    [path.join(__dirname, 'groups-server.js'), mode, String(workers), stall],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
     },
@@ -95,8 +97,8 @@ function percentile(sorted, p) {
 
 // Open loop: requests start at a fixed rate whatever the answers, and each
 // latency counts from when its request was due (no coordinated omission).
-async function stall(mode, seconds = 6, rate = 1000) {
-  const server = await startServer(mode, 4, true);
+async function stall(mode, kind, seconds = 6, rate = 1000) {
+  const server = await startServer(mode, 4, kind);
   const latencies = [];
   let failed = 0;
   const pending = [];
@@ -127,6 +129,8 @@ async function stall(mode, seconds = 6, rate = 1000) {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1],
+    // Requests that waited out (much of) a stall.
+    over50: latencies.filter((ms) => ms > 50).length,
   };
 }
 
@@ -191,19 +195,24 @@ async function runWorkerRows({ rows = ['balance', 'stall', 'churn'], out, quick 
     say();
   }
   if (rows.includes('stall')) {
-    say(
-      `### A stalled worker: 4 workers, worker 0 blocks 200 ms every second; short requests (a connection each) at 1000/s for ${quick ? 1 : 6} s, open loop`,
-    );
-    say();
-    say('| mode | requests | failed | p50 ms | p99 ms | max ms |');
-    say('| --- | --- | --- | --- | --- | --- |');
-    for (const mode of MODES) {
-      const r = await stall(mode, quick ? 1 : 6);
+    for (const [kind, how] of [
+      ['busy', 'busy looping (which also takes one of the 2 cores from the rest)'],
+      ['sleep', 'waiting without using the CPU (Atomics.wait)'],
+    ]) {
       say(
-        `| ${r.mode} | ${r.requests} | ${r.failed} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.max, 1)} |`,
+        `### A stalled worker, ${how}: 4 workers, worker 0 blocks 200 ms every second; short requests (a connection each) at 1000/s for ${quick ? 1 : 6} s, open loop`,
       );
+      say();
+      say('| mode | requests | failed | p50 ms | p99 ms | max ms | requests over 50 ms |');
+      say('| --- | --- | --- | --- | --- | --- | --- |');
+      for (const mode of MODES) {
+        const r = await stall(mode, kind, quick ? 1 : 6);
+        say(
+          `| ${r.mode} | ${r.requests} | ${r.failed} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.max, 1)} | ${r.over50} |`,
+        );
+      }
+      say();
     }
-    say();
   }
   if (rows.includes('churn')) {
     say('### Connection churn served by 2 workers: server CPU per connection (all threads and processes)');
