@@ -43,15 +43,7 @@ function onconnection(err, clientHandle) {
     }
   }
 
-  const socket = new net.Socket({
-    handle: clientHandle,
-    allowHalfOpen: server.allowHalfOpen,
-    pauseOnCreate: server.pauseOnConnect,
-    readable: true,
-    writable: true,
-    readableHighWaterMark: server.highWaterMark,
-    writableHighWaterMark: server.highWaterMark,
-  });
+  const socket = new net.Socket(socketOptions(server, clientHandle));
   configureSocket(server, socket, clientHandle);
 
   server._connections++;
@@ -59,6 +51,26 @@ function onconnection(err, clientHandle) {
   socket._server = server;
   server.emit('connection', socket);
   if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
+}
+
+// The options Node's onconnection gives its sockets, built by spreading
+// rather than as Node's object literal, for V8 11.3 (Node 20): net.Socket
+// copies its options (`{ ...options }`) and adds properties to the copy,
+// and a copy of a literal that gains properties gets a map of its own every
+// time, so each option read from it misses V8's caches and is looked up in
+// the runtime, some 27 times per connection (Node's own server pays that).
+// Spread first, only the four reads of absent options on this object
+// miss. The same options, read the same way.
+function socketOptions(server, clientHandle) {
+  const options = {
+    allowHalfOpen: server.allowHalfOpen,
+    pauseOnCreate: server.pauseOnConnect,
+    readable: true,
+    writable: true,
+    readableHighWaterMark: server.highWaterMark,
+    writableHighWaterMark: server.highWaterMark,
+  };
+  return { ...options, handle: clientHandle };
 }
 
 // As Node: 'drop' (with the addresses, where the handle has them), then
