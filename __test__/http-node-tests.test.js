@@ -171,3 +171,36 @@ const failsWithNode = {
 };
 
 nodeTestFiles({ modules: 'http', files: [...server, ...others, ...sequential], failsWithNode });
+
+test("the runner's 'rs' mode gives rs-net/http and rs-net/https for require('http') and require('https')", async () => {
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+  const { runNodeTest } = require('./fixtures/node-tests/run');
+  const root = path.join(__dirname, '..');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'rsnet-node-test-check-'));
+  fs.mkdirSync(path.join(scratch, 'parallel'));
+  const file = path.join(scratch, 'parallel', 'test-which-http.js');
+  fs.writeFileSync(
+    file,
+    `'use strict';
+const assert = require('assert');
+const rs = process.env.RSNET_PRELOAD_NET === 'rs';
+const expected = (name) => (rs ? require(${JSON.stringify(root)} + '/' + name + '.js') : require('node:' + name));
+for (const name of ['http', 'https']) {
+  assert.strictEqual(require(name), expected(name));
+  assert.strictEqual(require('node:' + name), expected(name));
+}
+assert.strictEqual(require('http').Server === require('_http_server').Server, !rs);
+assert.ok(require('http').createServer() instanceof require('_http_server').Server);
+`,
+  );
+  try {
+    for (const mode of ['node', 'rs']) {
+      const { code, output } = await runNodeTest(file, mode);
+      expect({ mode, code, output: code === 0 ? '' : output }).toEqual({ mode, code: 0, output: '' });
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+});
