@@ -28,23 +28,23 @@ Object.setPrototypeOf(Server, net.Server);
 
 // rs-net's http and https servers listen through rs-net as well, but are
 // Node's http.Server underneath (a subclass of net.Server, not of this
-// one): they carry this mark, so that they are `instanceof` this Server too.
-const kListensThroughRsNet = Symbol('kListensThroughRsNet');
-Server.prototype[kListensThroughRsNet] = true;
+// one): instances of the prototypes listed here are `instanceof` this
+// Server too. (A list, not a mark on the prototypes, which keep exactly
+// the keys they redefine.)
+const alsoRsNetServers = [];
 Object.defineProperty(Server, Symbol.hasInstance, {
   value: function hasInstance(value) {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     // Subclasses of this Server keep the usual meaning.
-    return (
-      this === Server && value !== null && typeof value === 'object' && value[kListensThroughRsNet] === true
-    );
+    if (this !== Server || value === null || typeof value !== 'object') return false;
+    return alsoRsNetServers.some((prototype) => Object.prototype.isPrototypeOf.call(prototype, value));
   },
   configurable: true,
 });
 
-/** Marks `prototype`'s instances as servers that listen through rs-net. */
+/** Makes instances of `prototype` count as rs-net Servers (`instanceof`). */
 function listensThroughRsNet(prototype) {
-  prototype[kListensThroughRsNet] = true;
+  alsoRsNetServers.push(prototype);
 }
 
 Server.prototype._listen2 = setupListenHandle; // legacy alias, as in Node
