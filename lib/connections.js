@@ -11,6 +11,7 @@ const net = require('net');
 const dc = require('diagnostics_channel');
 
 const errors = require('./errors');
+const { publishConnections } = require('./group');
 const { handles } = require('./node-internals');
 const { behaviour } = require('./node-version');
 
@@ -47,6 +48,7 @@ function onconnection(err, clientHandle) {
   configureSocket(server, socket, clientHandle);
 
   server._connections++;
+  publishConnections(server);
   socket.server = server;
   socket._server = server;
   server.emit('connection', socket);
