@@ -102,6 +102,48 @@ test('servers of one group in one thread count and close their own connections',
   await closeServer(b);
 });
 
+test('a member whose sockets close gets the next connections: the group sees its count go down', async () => {
+  const name = groupName();
+  const sockets = { a: [], b: [] };
+  const serve = (key) => (socket) => {
+    sockets[key].push(socket);
+    socket.resume();
+  };
+  const a = rsnet.createServer(serve('a'));
+  const b = rsnet.createServer(serve('b'));
+  a.listen({ port: 0, host: '127.0.0.1', group: name });
+  await once(a, 'listening');
+  const { port } = a.address();
+  b.listen({ port, host: '127.0.0.1', group: name });
+  await once(b, 'listening');
+  const clients = [];
+  const open = async (total) => {
+    const socket = connect(port);
+    clients.push(socket);
+    await once(socket, 'connect');
+    while (sockets.a.length + sockets.b.length < total)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  // Ties in turn: A, B, A, B, A; B's turn next.
+  for (let i = 1; i <= 5; i++) await open(i);
+  expect([sockets.a.length, sockets.b.length]).toEqual([3, 2]);
+
+  // A's three end: its count drops to 0 while B keeps 2, so A is next.
+  for (const socket of sockets.a) socket.destroy();
+  while (a._connections !== 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await open(6);
+  expect([sockets.a.length, sockets.b.length]).toEqual([4, 2]);
+  expect(Object.getOwnPropertyDescriptor(a, '_connections')).toEqual({
+    value: 1,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  for (const socket of clients) socket.destroy();
+  await closeServer(a);
+  await closeServer(b);
+});
+
 test('group options are checked as Node checks options', async () => {
   const server = rsnet.createServer();
   expect(() => server.listen({ port: 0, group: 5 })).toThrow(

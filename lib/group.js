@@ -17,8 +17,10 @@ const { createListeningHandle, nativeListener } = require('./listening-handle');
 
 // The group a server's pending listen() asked for.
 const kGroup = Symbol('kGroup');
-// A group member's own count of open connections (see `countConnections`).
-const kConnections = Symbol('kConnections');
+// Where a group member publishes its count of open connections: a
+// Uint32Array over the native count, or the native handle itself (its
+// setConnectionCount) where the runtime cannot share memory.
+const kCounter = Symbol('kCounter');
 
 /**
  * Reads `options.group` from listen()'s arguments: a non-empty string, or
@@ -67,27 +69,50 @@ function createGroupHandle(group, address, port, addressType, ipv6Only) {
 }
 
 /**
- * Keeps the group informed of `server`'s open connections: Node's own code
- * counts them in `server._connections` (up in onconnection, down when a
- * socket is destroyed), and every change is passed on to the native member
- * the group balances on. The property stays a plain number to everyone
- * reading or writing it.
+ * Keeps the group informed of `server`'s open connections, which Node's own
+ * code counts in `server._connections` (up in onconnection, down when a
+ * socket is destroyed) and the group balances on. The count is published
+ * where it changes: after onconnection's increment (see
+ * `publishConnections`) and from the server's `_emitCloseIfDrained`, which
+ * Node's socket calls right after its decrement. `_connections` stays the
+ * plain property Node made: an accessor in its place would put the server
+ * object in V8's slow dictionary mode, making every use of it slower.
  */
 function countConnections(server) {
-  if (kConnections in server) return;
-  server[kConnections] = server._connections;
-  Object.defineProperty(server, '_connections', {
+  const native = nativeListener(server._handle);
+  if (native === undefined) return;
+  const buffer = native.connectionCounter();
+  server[kCounter] = buffer === null ? native : new Uint32Array(buffer);
+  publishConnections(server);
+  if (Object.hasOwn(server, '_emitCloseIfDrained')) return;
+  const emitCloseIfDrained = server._emitCloseIfDrained;
+  // Non-enumerable, as the method Node's prototype has.
+  Object.defineProperty(server, '_emitCloseIfDrained', {
+    __proto__: null,
     configurable: true,
-    enumerable: true,
-    get() {
-      return this[kConnections];
-    },
-    set(value) {
-      this[kConnections] = value;
-      const native = this._handle ? nativeListener(this._handle) : undefined;
-      if (native !== undefined && typeof value === 'number') native.setConnectionCount(value);
+    writable: true,
+    value: function _emitCloseIfDrained() {
+      publishConnections(this);
+      return Reflect.apply(emitCloseIfDrained, this, arguments);
     },
   });
 }
 
-module.exports = { countConnections, createGroupHandle, groupOption, pendingGroup, setPendingGroup };
+/** Tells the group of `server`, if it is a member, its count of open connections. */
+function publishConnections(server) {
+  const counter = server[kCounter];
+  if (counter === undefined) return;
+  const count = server._connections;
+  if (typeof count !== 'number') return;
+  if (counter instanceof Uint32Array) Atomics.store(counter, 0, count > 0 ? Math.min(count, 0xffffffff) : 0);
+  else counter.setConnectionCount(count);
+}
+
+module.exports = {
+  countConnections,
+  createGroupHandle,
+  groupOption,
+  pendingGroup,
+  publishConnections,
+  setPendingGroup,
+};

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::io::unix::AsyncFdReadyGuard;
@@ -67,13 +67,57 @@ fn registry() -> MutexGuard<'static, Groups> {
     .unwrap_or_else(|p| p.into_inner())
 }
 
+/// The connections a member's server counts as open (`server._connections`,
+/// kept current by its JavaScript), plus those taken and not yet counted.
+/// Made with the member's seat, so that JavaScript can be given the count's
+/// memory before the member listens (see [`ConnectionCount::share`]).
+#[derive(Default)]
+pub struct ConnectionCount {
+  value: AtomicU32,
+  /// Its memory was handed to JavaScript (which happens at most once).
+  shared: AtomicBool,
+}
+
+impl ConnectionCount {
+  /// Marks the count as handed to JavaScript; true only the first time.
+  /// JavaScript writes it in place (with `Atomics.store`), and no two
+  /// ArrayBuffers may have the same memory.
+  pub fn share(&self) -> bool {
+    !self.shared.swap(true, Ordering::AcqRel)
+  }
+
+  /// Where the count lives, for an ArrayBuffer over it.
+  pub fn as_ptr(&self) -> *mut u32 {
+    self.value.as_ptr()
+  }
+
+  /// Records the server's own count.
+  pub fn set(&self, open: usize) {
+    let open = u32::try_from(open).unwrap_or(u32::MAX);
+    self.value.store(open, Ordering::Release);
+  }
+
+  fn get(&self) -> usize {
+    self.value.load(Ordering::Acquire) as usize
+  }
+
+  fn add(&self, taken: usize) {
+    let taken = u32::try_from(taken).unwrap_or(u32::MAX);
+    // Saturating, as a count written by JavaScript can be anything.
+    let _ = self
+      .value
+      .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+        Some(open.saturating_add(taken))
+      });
+  }
+}
+
 /// One member: a listening server's bridge to its JavaScript thread.
 pub struct Member {
   /// Where this member's connections are queued for its JavaScript.
   bridge: Arc<EventBridge>,
-  /// The connections its server counts as open (`server._connections`,
-  /// kept current by JavaScript), plus those taken and not yet counted.
-  open: AtomicUsize,
+  /// Its open connections, shared with its seat.
+  open: Arc<ConnectionCount>,
   /// Left the group (a second leave does nothing).
   left: AtomicBool,
 }
@@ -81,7 +125,7 @@ pub struct Member {
 impl Member {
   /// Open plus queued connections: what the group balances.
   fn load(&self) -> usize {
-    self.open.load(Ordering::Acquire) + self.bridge.queued_connections()
+    self.open.get() + self.bridge.queued_connections()
   }
 
   /// Whether its JavaScript has taken every event handed to it.
@@ -91,12 +135,17 @@ impl Member {
 
   /// Records the server's own count of open connections.
   pub fn set_open(&self, open: usize) {
-    self.open.store(open, Ordering::Release);
+    self.open.set(open);
   }
 
   /// Counts `taken` connections JavaScript just took, until it counts them.
   pub fn add_taken(&self, taken: usize) {
-    self.open.fetch_add(taken, Ordering::AcqRel);
+    self.open.add(taken);
+  }
+
+  /// The member's count of open connections.
+  pub fn count(&self) -> &Arc<ConnectionCount> {
+    &self.open
   }
 
   /// This member's bridge.
@@ -137,6 +186,8 @@ pub struct Group {
 pub struct Seat {
   name: String,
   group: Arc<Group>,
+  /// The count of open connections of the member this seat becomes.
+  count: Arc<ConnectionCount>,
 }
 
 impl Seat {
@@ -157,6 +208,7 @@ impl Seat {
       return Ok(Self {
         name: name.to_owned(),
         group: Arc::clone(group),
+        count: Arc::default(),
       });
     }
     let socket = bind()?;
@@ -175,6 +227,7 @@ impl Seat {
     Ok(Self {
       name: name.to_owned(),
       group,
+      count: Arc::default(),
     })
   }
 
@@ -186,6 +239,11 @@ impl Seat {
   /// The group.
   pub fn group(&self) -> &Arc<Group> {
     &self.group
+  }
+
+  /// The count of open connections its member will balance on.
+  pub fn count(&self) -> &Arc<ConnectionCount> {
+    &self.count
   }
 }
 
@@ -223,11 +281,12 @@ impl Group {
   }
 
   /// Adds a listening member whose JavaScript is woken through `bridge`
-  /// (observed by [`Group::observer`]); the first one starts listen(2) with
-  /// `backlog` and the accept task.
+  /// (observed by [`Group::observer`]) and keeps `open` current; the first
+  /// one starts listen(2) with `backlog` and the accept task.
   pub fn add_member(
     self: &Arc<Self>,
     bridge: Arc<EventBridge>,
+    open: Arc<ConnectionCount>,
     backlog: i32,
   ) -> io::Result<Arc<Member>> {
     {
@@ -251,7 +310,7 @@ impl Group {
     }
     let member = Arc::new(Member {
       bridge,
-      open: AtomicUsize::new(0),
+      open,
       left: AtomicBool::new(false),
     });
     let mut dispatch = self.lock();

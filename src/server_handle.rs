@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Either, Function, Unknown};
+use napi::bindgen_prelude::{ArrayBuffer, Either, Function, Unknown};
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 
@@ -18,7 +18,7 @@ use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{Delivery, EventBridge};
-use crate::group::{GroupAddress, Member, Seat};
+use crate::group::{ConnectionCount, GroupAddress, Member, Seat};
 use crate::listen_socket::{claim, release, ListenSocket, SocketKind, TcpOptions};
 use crate::node_version::NodeBehaviour;
 use crate::runtime;
@@ -394,6 +394,41 @@ impl ServerHandle {
     }
   }
 
+  /// An ArrayBuffer over the 32-bit count of open connections of a group
+  /// member (bound or listening), which JavaScript keeps current with
+  /// `Atomics.store` instead of calling `setConnectionCount`. `null` for
+  /// other handles, for a count already handed out, and where the runtime
+  /// cannot share memory with an ArrayBuffer.
+  #[napi(catch_unwind)]
+  pub fn connection_counter<'env>(&self, env: &'env Env) -> Result<Option<ArrayBuffer<'env>>> {
+    let count = match &self.state {
+      HandleState::Joined(seat) => seat.count(),
+      HandleState::Grouped(membership) => membership.link.member.count(),
+      _ => return Ok(None),
+    };
+    if !count.share() {
+      return Ok(None);
+    }
+    let data = count.as_ptr().cast::<u8>();
+    // SAFETY: the count lives in its `Arc` allocation, four aligned bytes
+    // that stay put for as long as the buffer holds the clone it is given
+    // (dropped by the finalizer), and no other buffer has them (`share`).
+    let buffer = unsafe {
+      ArrayBuffer::from_external(
+        env,
+        data,
+        std::mem::size_of::<u32>(),
+        Arc::clone(count),
+        |_, count: Arc<ConnectionCount>| drop(count),
+      )
+    }?;
+    // A runtime without external buffers gets a copy, which is no use.
+    if buffer.as_ptr() != data.cast_const() {
+      return Ok(None);
+    }
+    Ok(Some(buffer))
+  }
+
   /// Whether this handle is a listening member of a listener group.
   #[napi(getter, catch_unwind)]
   pub fn grouped(&self) -> bool {
@@ -606,7 +641,7 @@ fn join_listening(
 ) -> Result<(HandleState, i32)> {
   let group = Arc::clone(seat.group());
   let bridge = Arc::new(EventBridge::new(env, onevents)?.observed_by(group.observer()));
-  let member = match group.add_member(Arc::clone(&bridge), backlog) {
+  let member = match group.add_member(Arc::clone(&bridge), Arc::clone(seat.count()), backlog) {
     Ok(member) => member,
     Err(error) => {
       bridge.close();
