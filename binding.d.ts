@@ -193,6 +193,14 @@ export declare class ServerHandle {
    * which the group balances on (other handles ignore it).
    */
   setConnectionCount(count: number): void
+  /**
+   * An ArrayBuffer over the 32-bit count of open connections of a group
+   * member (bound or listening), which JavaScript keeps current with
+   * `Atomics.store` instead of calling `setConnectionCount`. `null` for
+   * other handles, for a count already handed out, and where the runtime
+   * cannot share memory with an ArrayBuffer.
+   */
+  connectionCounter(): ArrayBuffer | null
   /** Whether this handle is a listening member of a listener group. */
   get grouped(): boolean
   /**
