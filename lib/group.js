@@ -88,7 +88,7 @@ function countConnections(server) {
   const emitCloseIfDrained = server._emitCloseIfDrained;
   // Non-enumerable, as the method Node's prototype has.
   Object.defineProperty(server, '_emitCloseIfDrained', {
-    __proto__: null,
+    enumerable: false,
     configurable: true,
     writable: true,
     value: function _emitCloseIfDrained() {
