@@ -211,7 +211,7 @@ export declare class ServerHandle {
    * closed (`closeConnection`); what is neither when the handle closes is
    * closed with it.
    */
-  takeEvents(): Array<Delivery>
+  takeEvents(): Array<number | ServerNotice>
   /**
    * A `net.Socket`'s handle now owns `fd`, a connection taken from this
    * handle's events.

@@ -122,7 +122,7 @@ const primitiveTypes = [
 
 /**
  * ERR_INVALID_ARG_TYPE for one expected type or class name.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function invalidArgType(name, expected, actual, stackStart = invalidArgType) {
   const kind = name.includes('.') ? 'property' : 'argument';
@@ -136,7 +136,7 @@ function invalidArgType(name, expected, actual, stackStart = invalidArgType) {
 
 /**
  * ERR_INVALID_ARG_VALUE: `The argument 'options' is invalid. Received ...`.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function invalidArgValue(name, value, reason = 'is invalid', stackStart = invalidArgValue) {
   let shown = inspect(value);
@@ -148,7 +148,7 @@ function invalidArgValue(name, value, reason = 'is invalid', stackStart = invali
 
 /**
  * ERR_SOCKET_BAD_PORT, a RangeError.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function socketBadPort(name, port, stackStart = socketBadPort) {
   const message = `${name} should be >= 0 and < 65536. Received ${determineSpecificType(port)}.`;
@@ -157,7 +157,7 @@ function socketBadPort(name, port, stackStart = socketBadPort) {
 
 /**
  * ERR_SERVER_ALREADY_LISTEN.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function serverAlreadyListen(stackStart = serverAlreadyListen) {
   return fixedMessageError(
@@ -170,7 +170,7 @@ function serverAlreadyListen(stackStart = serverAlreadyListen) {
 
 /**
  * ERR_SERVER_NOT_RUNNING.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function serverNotRunning(stackStart = serverNotRunning) {
   return fixedMessageError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.', stackStart);
@@ -187,7 +187,7 @@ class SystemError extends Error {
  * A failed bind/listen, as Node's UVExceptionWithHostPort:
  * `listen EADDRINUSE: address already in use 127.0.0.1:3000`, with own
  * `code`, `errno`, `syscall`, `address` and (when truthy) `port`.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function exceptionWithHostPort(errno, syscall, address, port, stackStart = exceptionWithHostPort) {
   const [code, description] = describeErrno(errno);
@@ -206,7 +206,7 @@ function exceptionWithHostPort(errno, syscall, address, port, stackStart = excep
 
 /**
  * A failed system call without an address, as Node's ErrnoException: `accept EMFILE`.
- * @param {Function} [stackStart] where the stack trace starts
+ * @param {Function} [stackStart] the stack trace starts at its caller
  */
 function errnoException(errno, syscall, stackStart = errnoException) {
   const code = getSystemErrorName(errno);

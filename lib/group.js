@@ -82,7 +82,9 @@ function countConnections(server) {
   const native = nativeListener(server._handle);
   if (native === undefined) return;
   const buffer = native.connectionCounter();
-  server[kCounter] = buffer === null ? native : new Uint32Array(buffer);
+  /** @type {Uint32Array | import('../binding').ServerHandle} */
+  const counter = buffer === null ? native : new Uint32Array(buffer);
+  server[kCounter] = counter;
   publishConnections(server);
   if (Object.hasOwn(server, '_emitCloseIfDrained')) return;
   const emitCloseIfDrained = server._emitCloseIfDrained;
@@ -100,6 +102,7 @@ function countConnections(server) {
 
 /** Tells the group of `server`, if it is a member, its count of open connections. */
 function publishConnections(server) {
+  /** @type {Uint32Array | import('../binding').ServerHandle | undefined} */
   const counter = server[kCounter];
   if (counter === undefined) return;
   const count = server._connections;

@@ -72,7 +72,9 @@ function listen(...args) {
       // Where Node invalidates pending lookups of an earlier listen().
       this._listeningId++;
     },
-    (options) => addServerAbortSignalOption(this, options),
+    // Bound rather than wrapped, so that its errors' stacks show no frame
+    // between it and Server.listen, as Node's.
+    addServerAbortSignalOption.bind(undefined, this),
     boundSocketInternals?.BoundSocket,
     handles().TCP,
     toNumber,

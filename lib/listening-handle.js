@@ -70,6 +70,7 @@ function newNodeHandle(kind, fd) {
 /**
  * Puts the native listener `native` (bound or adopted, not yet listening)
  * behind `handle`, one of Node's TCP or Pipe handles on the same socket.
+ * @param {import('../binding').ServerHandle} native
  */
 function attachListener(handle, native) {
   handle[kNative] = native;
@@ -102,7 +103,7 @@ const listenerMethods = {
   // Starts (or, on a handle that already listens, re-applies the backlog
   // of) the native listener. Returns 0 or a negative errno, as Node's.
   listen(backlog) {
-    const native = this[kNative];
+    const native = /** @type {import('../binding').ServerHandle | undefined} */ (this[kNative]);
     if (native === undefined) return -9; // EBADF: closed
     const err = native.listen(backlog, () => acceptEvents(this));
     if (err === 0 && this[kServerResource] === undefined) {
@@ -119,11 +120,11 @@ const listenerMethods = {
     return this[kNodeMethods].close.call(this, cb);
   },
   ref() {
-    this[kNative]?.ref();
+    nativeListener(this)?.ref();
     return this[kNodeMethods].ref.call(this);
   },
   unref() {
-    this[kNative]?.unref();
+    nativeListener(this)?.unref();
     return this[kNodeMethods].unref.call(this);
   },
 };
@@ -131,7 +132,7 @@ const listenerMethods = {
 // Stops the native listener (its queued connections are closed) and
 // releases what it held; the Node handle's own close follows.
 function stopListener(handle) {
-  const native = handle[kNative];
+  const native = nativeListener(handle);
   if (native === undefined) return;
   handle[kNative] = undefined;
   native.close();
@@ -150,7 +151,7 @@ function stopListener(handle) {
  * the native queue, which closes their descriptors.
  */
 function acceptEvents(handle, pulled = false) {
-  const native = handle[kNative];
+  const native = nativeListener(handle);
   if (native === undefined) return;
   const batch = native.takeEvents();
   if (batchChannel.hasSubscribers) {
@@ -164,6 +165,7 @@ function acceptEvents(handle, pulled = false) {
 // does the same between its events (outside any async scope, as Node runs
 // them), so what a 'connection' listener schedules runs before the next
 // connection, as with Node's server.
+/** @param {import('../binding').ServerHandle} native */
 function deliver(handle, native, batch, start) {
   let index = start;
   // Whether the exception, if any, came from an event's listeners (that
@@ -191,6 +193,7 @@ function deliver(handle, native, batch, start) {
 }
 
 // An event is a connection's descriptor, or `{ errno }` for a failed accept.
+/** @param {import('../binding').ServerHandle} native */
 function onevent(handle, native, event) {
   if (typeof event === 'number') {
     const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event);
@@ -204,6 +207,7 @@ function onevent(handle, native, event) {
 // (a TCP handle of the connection kind, or a Pipe); the native side learns
 // that the descriptor is the handle's. A descriptor no handle could open is
 // closed, and the failure thrown, as an error of `open`.
+/** @param {import('../binding').ServerHandle} native */
 function newConnectionHandle(handle, native, fd) {
   const { TCP, Pipe } = handles();
   const Handle = handle instanceof Pipe ? Pipe : TCP;
@@ -223,6 +227,7 @@ function newConnectionHandle(handle, native, fd) {
  * native ServerHandle and returns 0 or a negative errno. Returns the handle,
  * or a negative errno.
  */
+/** @param {(native: import('../binding').ServerHandle) => number} bind */
 function createListeningHandle(bind) {
   const native = new ServerHandle();
   let err = bind(native);
@@ -280,7 +285,10 @@ function detachListener(handle) {
   handle[kNodeMethods] = undefined;
 }
 
-/** The native listener of a handle, for options only it knows (pipe modes). */
+/**
+ * The native listener of a handle, for options only it knows (pipe modes).
+ * @returns {import('../binding').ServerHandle | undefined}
+ */
 function nativeListener(handle) {
   return handle[kNative];
 }

@@ -109,7 +109,8 @@ impl AcceptLoop {
   /// until then the loop is only an entry among `idle`, and
   /// neither this call nor a [`AcceptLoop::release`] before that wakes the
   /// runtime's thread. Fails only when the idle listeners cannot watch the
-  /// socket (out of memory or descriptors).
+  /// socket (`epoll_ctl` refused: out of memory, or `ENOSPC` past the
+  /// user's `max_user_watches`).
   pub fn start_when_connected(
     idle: &Arc<IdleListeners>,
     socket: SharedSocket,

@@ -60,9 +60,9 @@ impl IdleListeners {
     self.table.lock().unwrap_or_else(|p| p.into_inner())
   }
 
-  /// Removes `fd` from the epoll instance. Failure is harmless (the entry
-  /// is gone either way; a descriptor still in the set only reports
-  /// readiness for an id no one has).
+  /// Removes `fd` from the epoll instance. The caller holds `fd` open and
+  /// it was added, so this does not fail (a descriptor left in the set
+  /// would keep reporting readiness for an id no one has).
   fn forget(&self, fd: RawFd) {
     // SAFETY: both descriptors are open (the caller holds the listener's
     // socket, and `self.epoll` is owned); EPOLL_CTL_DEL ignores the event.
@@ -297,10 +297,17 @@ mod tests {
     let (socket, port) = listening();
     let (start, on_start) = reporting_start();
     let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start).unwrap();
+    let listeners = Arc::clone(&idle.idle);
     assert!(idle.cancel().is_some(), "still waiting, so taken back");
     assert!(idle.cancel().is_none(), "taken once");
     let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    assert!(on_start.recv_timeout(Duration::from_millis(200)).is_err());
+    // Dropped unstarted: the channel closes without a report.
+    assert_eq!(
+      on_start.recv_timeout(Duration::from_secs(1)),
+      Err(mpsc::RecvTimeoutError::Disconnected)
+    );
+    // And the socket left the epoll instance: nothing reports ready.
+    assert!(listeners.take_ready().unwrap().is_none());
     drop(client);
     runtime.shutdown_background();
   }

@@ -6,7 +6,7 @@
 //! keeps Node's event loop alive by itself.
 
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::runtime::{Builder, Runtime};
 
@@ -35,15 +35,16 @@ pub fn get() -> io::Result<&'static Runtime> {
 }
 
 /// The shared runtime's idle listeners (see [`crate::idle_listeners`]),
-/// made on first use; a failure is kept, as the runtime's is.
-pub fn idle_listeners() -> io::Result<&'static Arc<IdleListeners>> {
-  static IDLE: OnceLock<Result<Arc<IdleListeners>, i32>> = OnceLock::new();
-  let made = IDLE.get_or_init(|| {
-    let runtime = get().map_err(|error| error.raw_os_error().unwrap_or(libc::EAGAIN))?;
-    IdleListeners::start(runtime).map_err(|error| error.raw_os_error().unwrap_or(libc::ENOMEM))
-  });
-  match made {
-    Ok(idle) => Ok(idle),
-    Err(code) => Err(io::Error::from_raw_os_error(*code)),
+/// made on first use. A failure (out of descriptors, say) is not kept: the
+/// next call tries again, so one refused `epoll_create1` does not refuse
+/// every later `listen()`.
+pub fn idle_listeners() -> io::Result<Arc<IdleListeners>> {
+  static IDLE: Mutex<Option<Arc<IdleListeners>>> = Mutex::new(None);
+  let mut idle = IDLE.lock().unwrap_or_else(|p| p.into_inner());
+  if let Some(made) = idle.as_ref() {
+    return Ok(Arc::clone(made));
   }
+  let made = IdleListeners::start(get()?)?;
+  *idle = Some(Arc::clone(&made));
+  Ok(made)
 }

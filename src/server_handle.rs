@@ -17,7 +17,7 @@ use crate::accept_loop::{register, AcceptLoop, SharedSocket};
 use crate::addresses::{family_name, format_ip, parse_address};
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
-use crate::event_bridge::{Delivery, EventBridge};
+use crate::event_bridge::{EventBridge, ServerNotice};
 use crate::group::{ConnectionCount, GroupAddress, Member, Seat};
 use crate::listen_socket::{claim, release, ListenSocket, SocketKind, TcpOptions};
 use crate::node_version::NodeBehaviour;
@@ -45,7 +45,8 @@ enum HandleState {
   Empty,
   /// Bound or adopted, not yet listening.
   Bound(ListenSocket),
-  /// Listening, with its accept loop running.
+  /// Listening, with its accept loop running (or, for a socket made here,
+  /// waiting among the idle listeners for its first connection).
   Listening(ActiveListener),
   /// Bound in a listener group (see [`crate::group`]), not yet listening.
   Joined(Seat),
@@ -240,7 +241,8 @@ impl ServerHandle {
 
   /// Starts listening with `backlog` (converted like Node's `Int32Value`,
   /// which throws for Symbols and BigInts) and accepting on the tokio
-  /// runtime; `onevents()` is called on the JavaScript thread when events
+  /// runtime (for a socket made here, from its first pending connection on:
+  /// see [`crate::idle_listeners`]); `onevents()` is called on the JavaScript thread when events
   /// are waiting in `takeEvents()`. On a handle that already listens (one
   /// server adopting another's handle) it only applies the new backlog.
   /// Returns 0 or a negative errno (`EEXIST` for a descriptor rs-net
@@ -442,7 +444,7 @@ impl ServerHandle {
   /// closed (`closeConnection`); what is neither when the handle closes is
   /// closed with it.
   #[napi(catch_unwind)]
-  pub fn take_events(&self) -> Vec<Delivery> {
+  pub fn take_events(&self) -> Vec<Either<u32, ServerNotice>> {
     match &self.state {
       HandleState::Listening(listening) => listening.listener.bridge.take_batch(),
       HandleState::Grouped(membership) => {
@@ -563,7 +565,11 @@ fn start_listening(
     }
     bridge = Arc::new(EventBridge::new(env, onevents)?);
     let started = runtime::idle_listeners().and_then(|idle| {
-      AcceptLoop::start_when_connected(idle, SharedSocket(Arc::clone(&socket)), Arc::clone(&bridge))
+      AcceptLoop::start_when_connected(
+        &idle,
+        SharedSocket(Arc::clone(&socket)),
+        Arc::clone(&bridge),
+      )
     });
     match started {
       Ok(started) => accept = started,
