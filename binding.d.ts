@@ -154,7 +154,8 @@ export declare class ServerHandle {
   /**
    * Starts listening with `backlog` (converted like Node's `Int32Value`,
    * which throws for Symbols and BigInts) and accepting on the tokio
-   * runtime; `onevents()` is called on the JavaScript thread when events
+   * runtime (for a socket made here, from its first pending connection on:
+   * see [`crate::idle_listeners`]); `onevents()` is called on the JavaScript thread when events
    * are waiting in `takeEvents()`. On a handle that already listens (one
    * server adopting another's handle) it only applies the new backlog.
    * Returns 0 or a negative errno (`EEXIST` for a descriptor rs-net

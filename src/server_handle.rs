@@ -557,11 +557,7 @@ fn start_listening(
     // among the idle listeners for its first connection, which wakes no
     // thread now or when it closes before one came.
     if let Err(error) = socket.listen(backlog) {
-      let state = match Arc::into_inner(socket) {
-        Some(socket) => HandleState::Bound(socket),
-        None => HandleState::Closed,
-      };
-      return Ok(Err((state, errno_of(&error))));
+      return Ok(Err((still_bound(socket), errno_of(&error))));
     }
     bridge = Arc::new(EventBridge::new(env, onevents)?);
     let started = runtime::idle_listeners().and_then(|idle| {
@@ -576,11 +572,7 @@ fn start_listening(
       Err(error) => {
         bridge.close();
         // The loop's reference went with it.
-        let state = match Arc::into_inner(socket) {
-          Some(socket) => HandleState::Bound(socket),
-          None => HandleState::Closed,
-        };
-        return Ok(Err((state, errno_of(&error))));
+        return Ok(Err((still_bound(socket), errno_of(&error))));
       }
     }
   } else {
@@ -609,11 +601,7 @@ fn start_listening(
     };
     if let Err(error) = socket.listen(backlog) {
       drop(registered);
-      let state = match Arc::into_inner(socket) {
-        Some(socket) => HandleState::Bound(socket),
-        None => HandleState::Closed,
-      };
-      return Ok(Err((state, errno_of(&error))));
+      return Ok(Err((still_bound(socket), errno_of(&error))));
     }
     bridge = Arc::new(EventBridge::new(env, onevents)?);
     accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge));
@@ -633,6 +621,16 @@ fn start_listening(
       listener.stop();
       Err(error)
     }
+  }
+}
+
+/// The state a handle keeps when listening failed: bound again, once the
+/// socket's only other reference (a registration, an unstarted loop) is
+/// gone; closed if another somehow remains.
+fn still_bound(socket: Arc<ListenSocket>) -> HandleState {
+  match Arc::into_inner(socket) {
+    Some(socket) => HandleState::Bound(socket),
+    None => HandleState::Closed,
   }
 }
 
