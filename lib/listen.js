@@ -2,9 +2,11 @@
 'use strict';
 
 // server.listen(): the native normalizer decides what the arguments mean
-// (src/listen_args.rs); this file acts on that decision with Node's timing:
-// binding is synchronous when no host is given, a host is resolved with
-// dns.lookup first, and 'listening' / 'error' are emitted on process.nextTick.
+// (src/listen_args.rs; the all-primitive forms, the commonest, are decided
+// the same way in lib/listen-primitive-args.js without the native call);
+// this file acts on that decision with Node's timing: binding is
+// synchronous when no host is given, a host is resolved with dns.lookup
+// first, and 'listening' / 'error' are emitted on process.nextTick.
 
 const dc = require('diagnostics_channel');
 const { addAbortListener } = require('events');
@@ -20,6 +22,7 @@ const {
   setPendingGroup,
 } = require('./group');
 const internals = require('./node-internals');
+const { decidePrimitiveListen, isPrimitiveListen } = require('./listen-primitive-args');
 const {
   attachToNodeHandle,
   createListeningHandle,
@@ -60,25 +63,29 @@ function listen(...args) {
   // rs-net's one listen() option of its own: a listener group.
   setPendingGroup(this, groupOption(args));
 
-  const plan = normalizeListenArgs(
-    args,
-    (options) => {
-      if (listenChannel.asyncStart.hasSubscribers) {
-        listenChannel.asyncStart.publish({ server: this, options });
-      }
-      if (typeof cb === 'function') this.once('listening', cb);
-    },
-    () => {
-      // Where Node invalidates pending lookups of an earlier listen().
-      this._listeningId++;
-    },
-    // Bound rather than wrapped, so that its errors' stacks show no frame
-    // between it and Server.listen, as Node's.
-    addServerAbortSignalOption.bind(undefined, this),
-    boundSocketInternals?.BoundSocket,
-    handles().TCP,
-    toNumber,
-  );
+  const onStart = (options) => {
+    if (listenChannel.asyncStart.hasSubscribers) {
+      listenChannel.asyncStart.publish({ server: this, options });
+    }
+    if (typeof cb === 'function') this.once('listening', cb);
+  };
+  const onCommit = () => {
+    // Where Node invalidates pending lookups of an earlier listen().
+    this._listeningId++;
+  };
+  const plan = isPrimitiveListen(args)
+    ? decidePrimitiveListen(args, onStart, onCommit)
+    : normalizeListenArgs(
+        args,
+        onStart,
+        onCommit,
+        // Bound rather than wrapped, so that its errors' stacks show no frame
+        // between it and Server.listen, as Node's.
+        addServerAbortSignalOption.bind(undefined, this),
+        boundSocketInternals?.BoundSocket,
+        handles().TCP,
+        toNumber,
+      );
 
   // The plan's shape per kind is typed in binding.d.ts, generated from the
   // Rust side: this switch is type-checked against it.
