@@ -70,9 +70,12 @@ function newNodeHandle(kind, fd) {
 /**
  * Puts the native listener `native` (bound or adopted, not yet listening)
  * behind `handle`, one of Node's TCP or Pipe handles on the same socket.
+ * `fresh` says the handle was just made here, and so has no own properties
+ * of the methods' names to give back later.
  * @param {import('../binding').ServerHandle} native
+ * @param {boolean} fresh
  */
-function attachListener(handle, native) {
+function attachListener(handle, native, fresh) {
   handle[kNative] = native;
   // The methods the handle had: its class's, or a cluster worker's
   // wrappers of them, which the listener's versions go on to call; and the
@@ -81,15 +84,12 @@ function attachListener(handle, native) {
     close: handle.close,
     ref: handle.ref,
     unref: handle.unref,
-    own: Object.keys(listenerMethods).map((name) => [name, Object.getOwnPropertyDescriptor(handle, name)]),
+    own: fresh
+      ? undefined
+      : listenerMethodNames.map((name) => [name, Object.getOwnPropertyDescriptor(handle, name)]),
   };
-  for (const [name, method] of Object.entries(listenerMethods)) {
-    Object.defineProperty(handle, name, {
-      value: method,
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
+  for (let index = 0; index < listenerMethodNames.length; index++) {
+    Object.defineProperty(handle, listenerMethodNames[index], listenerMethodDescriptors[index]);
   }
   return handle;
 }
@@ -128,6 +128,14 @@ const listenerMethods = {
     return this[kNodeMethods].unref.call(this);
   },
 };
+
+const listenerMethodNames = Object.keys(listenerMethods);
+const listenerMethodDescriptors = listenerMethodNames.map((name) => ({
+  value: listenerMethods[name],
+  writable: true,
+  configurable: true,
+  enumerable: false,
+}));
 
 // Stops the native listener (its queued connections are closed) and
 // releases what it held; the Node handle's own close follows.
@@ -248,7 +256,7 @@ function createListeningHandle(bind) {
     fs.closeSync(fd);
     return handle;
   }
-  return attachListener(handle, native);
+  return attachListener(handle, native, true);
 }
 
 /**
@@ -265,7 +273,7 @@ function attachToNodeHandle(handle) {
     native.close();
     return err;
   }
-  attachListener(handle, native);
+  attachListener(handle, native, false);
   return 0;
 }
 
@@ -277,7 +285,9 @@ function attachToNodeHandle(handle) {
 function detachListener(handle) {
   if (!hasListener(handle)) return;
   stopListener(handle);
-  for (const [name, descriptor] of handle[kNodeMethods].own) {
+  const { own } = handle[kNodeMethods];
+  for (const name of listenerMethodNames) {
+    const descriptor = own?.find((entry) => entry[0] === name)?.[1];
     if (descriptor === undefined) delete handle[name];
     else Object.defineProperty(handle, name, descriptor);
   }
