@@ -100,6 +100,14 @@ function countConnections(server) {
   });
 }
 
+/**
+ * Stops publishing `server`'s count: it listens outside any group now (an
+ * earlier listen() may have been in one).
+ */
+function stopCountingConnections(server) {
+  if (server[kCounter] !== undefined) server[kCounter] = undefined;
+}
+
 /** Tells the group of `server`, if it is a member, its count of open connections. */
 function publishConnections(server) {
   /** @type {Uint32Array | import('../binding').ServerHandle | undefined} */
@@ -118,4 +126,5 @@ module.exports = {
   pendingGroup,
   publishConnections,
   setPendingGroup,
+  stopCountingConnections,
 };

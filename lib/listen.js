@@ -20,6 +20,7 @@ const {
   groupOption,
   pendingGroup,
   setPendingGroup,
+  stopCountingConnections,
 } = require('./group');
 const internals = require('./node-internals');
 const { decidePrimitiveListen, isPrimitiveListen } = require('./listen-primitive-args');
@@ -344,6 +345,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
     }
     this._handle = rval;
     if (group !== undefined) countConnections(this);
+    else stopCountingConnections(this);
   }
 
   // One of Node's handles from elsewhere (a cluster primary's under
