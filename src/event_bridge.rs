@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use napi::bindgen_prelude::{Either, Function};
 use napi::{Env, JsValue};
@@ -78,6 +79,12 @@ struct QueueState {
   connections: usize,
   /// A wake-up was sent and JavaScript has not yet drained the queue.
   wake_pending: bool,
+  /// When the wake-up on its way was sent, or JavaScript last took a full
+  /// batch (and so will take more): how long JavaScript has kept it waiting.
+  woken_at: Option<Instant>,
+  /// Queued connections were given to another listener while JavaScript
+  /// was kept waiting: it is behind until it takes events again.
+  rescued: bool,
   /// The server closed: nothing more is queued.
   closed: bool,
 }
@@ -116,7 +123,11 @@ impl EventQueue {
       }
       state.events.push_back(event);
     }
-    !std::mem::replace(&mut state.wake_pending, true)
+    let wake = !std::mem::replace(&mut state.wake_pending, true);
+    if wake {
+      state.woken_at = Some(Instant::now());
+    }
+    wake
   }
 
   /// Takes up to one batch. When the batch is not full the queue is
@@ -136,12 +147,49 @@ impl EventQueue {
       });
     }
     state.connections -= connections;
+    state.rescued = false;
     if count < BATCH_SIZE {
       state.wake_pending = false;
+      state.woken_at = None;
+    } else {
+      state.woken_at = Some(Instant::now());
     }
     drop(state);
     self.taken.notify_one();
     batch
+  }
+
+  /// When JavaScript, woken for queued connections, has kept them waiting
+  /// since: `None` when none is queued or it is not behind.
+  fn waiting_since(&self) -> Option<Instant> {
+    let state = self.lock();
+    if state.connections == 0 {
+      return None;
+    }
+    state.woken_at
+  }
+
+  /// Takes the queued connections (leaving any failure notice queued) when
+  /// JavaScript has kept them waiting since `deadline` or before, for
+  /// another listener to deliver; until JavaScript takes events again the
+  /// queue counts as not drained.
+  fn take_waiting(&self, deadline: Instant) -> Vec<OwnedFd> {
+    let mut state = self.lock();
+    if state.closed || state.connections == 0 || state.woken_at.is_none_or(|at| at > deadline) {
+      return Vec::new();
+    }
+    let mut taken = Vec::with_capacity(state.connections);
+    let mut kept = VecDeque::new();
+    for event in state.events.drain(..) {
+      match event {
+        ServerEvent::Connection(fd) => taken.push(fd),
+        notice @ ServerEvent::AcceptFailed(_) => kept.push_back(notice),
+      }
+    }
+    state.events = kept;
+    state.connections = 0;
+    state.rescued = true;
+    taken
   }
 
   /// Stops queueing and returns the connections queued or held by
@@ -253,12 +301,27 @@ impl EventBridge {
     self.queue.lock().events.len()
   }
 
-  /// Whether JavaScript has taken every event.
+  /// Whether JavaScript has taken every event (and, in a group, has taken
+  /// events since some of its queue went to another member).
   pub fn is_drained(&self) -> bool {
-    self.queue.lock().events.is_empty()
+    let state = self.queue.lock();
+    state.events.is_empty() && !state.rescued
   }
 
-  /// Waits until [`EventBridge::is_drained`] (or the bridge is closed).
+  /// When JavaScript, woken for queued connections, has kept them waiting
+  /// since (`None`: none queued, or it took its last batch).
+  pub fn waiting_since(&self) -> Option<Instant> {
+    self.queue.waiting_since()
+  }
+
+  /// Takes the queued connections JavaScript has kept waiting since
+  /// `deadline` or before (none otherwise), for another member of a
+  /// listener group: see [`crate::group`].
+  pub fn take_waiting(&self, deadline: Instant) -> Vec<OwnedFd> {
+    self.queue.take_waiting(deadline)
+  }
+
+  /// Waits until JavaScript has taken every event (or the bridge is closed).
   pub async fn wait_until_drained(&self) {
     loop {
       {
@@ -391,5 +454,35 @@ mod tests {
     assert!(!queue.push(vec![connection()]), "nothing is queued after");
     // SAFETY: adopted above: this test is its owner.
     drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) });
+  }
+
+  #[test]
+  fn connections_kept_waiting_past_a_deadline_are_taken_and_the_queue_is_behind() {
+    let queue = EventQueue::default();
+    assert!(queue.waiting_since().is_none(), "nothing queued");
+    queue.push(vec![
+      connection(),
+      ServerEvent::AcceptFailed(-24),
+      connection(),
+    ]);
+    let since = queue.waiting_since().expect("woken for two connections");
+    let before = since - std::time::Duration::from_millis(1);
+    assert!(
+      queue.take_waiting(before).is_empty(),
+      "not waiting that long yet"
+    );
+    let taken = queue.take_waiting(since);
+    assert_eq!(taken.len(), 2, "both connections, not the notice");
+    assert_eq!(queue.lock().connections, 0);
+    assert_eq!(queue.lock().events.len(), 1, "the notice stays queued");
+    assert!(queue.lock().rescued, "behind until JavaScript takes events");
+    assert!(queue.waiting_since().is_none(), "nothing left to take");
+    assert!(
+      !queue.push(vec![connection()]),
+      "its wake-up is still on its way"
+    );
+    assert_eq!(queue.take_batch().len(), 2);
+    assert!(!queue.lock().rescued, "caught up again");
+    queue.close();
   }
 }

@@ -7,10 +7,11 @@
 //! queued connections (ties in turn), among the members whose event loop
 //! has taken its last batch: a stalled loop gets nothing more until it
 //! catches up, and while every member is stalled the connections wait in
-//! the kernel's backlog. A member that leaves (its server closes, or its
-//! thread ends) gives its queued connections, and those its JavaScript took
-//! but no socket adopted, to the others. The socket closes when the last
-//! member leaves.
+//! the kernel's backlog. What a member's loop keeps waiting for longer than
+//! [`STALL_GRACE`] goes to the members that caught up. A member that leaves
+//! (its server closes, or its thread ends) gives its queued connections,
+//! and those its JavaScript took but no socket adopted, to the others. The
+//! socket closes when the last member leaves.
 
 use std::collections::HashMap;
 use std::io;
@@ -18,6 +19,7 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFdReadyGuard;
 use tokio::sync::{oneshot, Notify};
@@ -353,6 +355,35 @@ impl Group {
     self.socket.remove_socket_file();
   }
 
+  /// Gives the queued connections of each member whose JavaScript has kept
+  /// them waiting for [`STALL_GRACE`] to the members that caught up (none
+  /// move while no member has). Returns when the next ones will have waited
+  /// that long, if any are queued.
+  fn rescue_waiting(&self, now: Instant) -> Option<Instant> {
+    let mut dispatch = self.lock();
+    if !dispatch.members.iter().any(|member| member.is_caught_up()) {
+      return None;
+    }
+    let overdue = now.checked_sub(STALL_GRACE)?;
+    let mut rescued = Vec::new();
+    let mut next: Option<Instant> = None;
+    for member in &dispatch.members {
+      let Some(since) = member.bridge.waiting_since() else {
+        continue;
+      };
+      if since <= overdue {
+        rescued.extend(member.bridge.take_waiting(overdue));
+      } else {
+        let due = since + STALL_GRACE;
+        next = Some(next.map_or(due, |next| next.min(due)));
+      }
+    }
+    // The members they came from are behind now: only those that caught
+    // up are given them.
+    give_out(&mut dispatch, rescued);
+    next
+  }
+
   /// Whether some member has caught up.
   fn has_caught_up_member(&self) -> bool {
     self
@@ -467,6 +498,21 @@ fn least_loaded(loads: &[usize], turn: &mut usize) -> usize {
   chosen
 }
 
+/// How long a member's JavaScript may keep queued connections waiting after
+/// it was woken for them (its loop blocked, or busy for that long) before
+/// they go to a member that caught up. Long enough that a loop which is
+/// merely busy for a moment keeps its own; short against the stalls that
+/// make a request late (a blocked loop, a long garbage collection).
+pub const STALL_GRACE: Duration = Duration::from_millis(10);
+
+/// Sleeps until `at`, or forever when there is no such time.
+async fn sleep_until(at: Option<Instant>) {
+  match at {
+    Some(at) => tokio::time::sleep_until(at.into()).await,
+    None => std::future::pending().await,
+  }
+}
+
 /// How a round ended.
 enum RoundEnd {
   Accepted,
@@ -483,11 +529,14 @@ async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Recei
   loop {
     // Yields to the other listeners' loops once the budget is spent.
     tokio::task::consume_budget().await;
+    let mut rescue_at;
     loop {
       let changed = group.changed.notified();
+      rescue_at = group.rescue_waiting(Instant::now());
       if group.has_caught_up_member() {
         break;
       }
+      // No member caught up: nothing can be rescued until one does.
       tokio::select! {
         biased;
         _ = &mut stop => return,
@@ -503,6 +552,8 @@ async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Recei
         // The reactor is gone: the runtime is shutting down.
         Err(_) => return,
       },
+      // Queued connections have waited their grace: rescued at the top.
+      () = sleep_until(rescue_at) => continue,
     };
     let readiness = ready.ready();
     let end = group.accept_round(&mut ready);
