@@ -162,6 +162,9 @@ function acceptEvents(handle, pulled = false) {
   const native = nativeListener(handle);
   if (native === undefined) return;
   const batch = native.takeEvents();
+  // Empty when a listener group gave this server's queue to another member
+  // while its loop was behind.
+  if (batch.length === 0) return;
   if (batchChannel.hasSubscribers) {
     batchChannel.publish({ server: handle[handles().ownerSymbol], size: batch.length, pulled });
   }
