@@ -241,3 +241,33 @@ test.each([
   expect(frames.rs).toEqual(frames.node);
   expect(frames.rs.slice(-2)).toEqual(['at Server.listen', 'at caller']);
 });
+
+// A bind that fails (EADDRINUSE) is reported from Node's setupListenHandle,
+// as `server._listen2` is known: its stack starts there, then
+// listenInCluster and Server.listen, as Node's.
+test("a taken port's EADDRINUSE stack starts at setupListenHandle, as Node's", async () => {
+  const { runNode } = require('./helpers/conn-util');
+  const frames = {};
+  for (const [name, module] of [
+    ['node', 'net'],
+    ['rs', path.join(__dirname, '..')],
+  ]) {
+    const source = `
+      const holder = require('net').createServer().listen(0, '127.0.0.1', () => {
+        const server = require(${JSON.stringify(module)}).createServer();
+        server.on('error', (error) => {
+          const lines = error.stack.split('\\n').filter((line) => line.startsWith('    at '));
+          // A function's name, or (anonymous, shown by its location) none.
+          const frame = (line) => (line.includes(' (') ? line.trim().split(' (')[0] : 'at <anonymous>');
+          console.log(JSON.stringify(lines.slice(0, 3).map(frame)));
+          holder.close();
+        });
+        server.listen(holder.address().port, '127.0.0.1');
+      });`;
+    const { stdout, stderr } = await runNode(['-e', source]);
+    expect(stderr).toBe('');
+    frames[name] = JSON.parse(stdout);
+  }
+  expect(frames.rs).toEqual(frames.node);
+  expect(frames.rs[0]).toBe('at Server.setupListenHandle [as _listen2]');
+});

@@ -338,7 +338,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
       rval = createServerHandle(address, port, addressType, fd, flags, descriptorSource, group);
 
     if (typeof rval === 'number') {
-      const error = errors.exceptionWithHostPort(rval, 'listen', address, port, setupListenHandle);
+      const error = errors.exceptionWithHostPort(rval, 'listen', address, port);
       if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
       process.nextTick(emitErrorNT, this, error);
       return;
@@ -360,7 +360,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   this._handle[handles().ownerSymbol] = this;
   if (!err) err = this._handle.listen(backlog || 511);
   if (err) {
-    const error = errors.exceptionWithHostPort(err, 'listen', address, port, setupListenHandle);
+    const error = errors.exceptionWithHostPort(err, 'listen', address, port);
     this._handle.close();
     this._handle = null;
     if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
