@@ -21,11 +21,11 @@ export interface ListenOptions extends NodeListenOptions {
    * that listen with the same group name share one listening socket, and
    * each connection goes to the member with the fewest open plus queued
    * connections whose event loop has caught up (connections a member's
-   * loop keeps waiting for 10 ms go to one that has). The first member binds
-   * (port 0 picks a port); a later member must ask for the same host and
-   * port (or port 0, meaning the group's) or path. Not with `fd`,
-   * `handle` or `reusePort`; a cluster worker's group is its own, not the
-   * primary's.
+   * loop has not taken 10 ms after it was woken for them go to one that
+   * has). The first member binds (port 0 picks a port); a later member
+   * must ask for the same host and port (or port 0, meaning the group's)
+   * or path. Not with `fd`, `handle` or `reusePort`; a cluster worker's
+   * group is its own, not the primary's.
    */
   group?: string;
 }

@@ -3,14 +3,16 @@
 
 // The commonest listen() calls, decided without crossing into native code:
 // listen(), listen(cb) and listen(port[, host][, backlog][, cb]) with a
-// valid integer port. Their arguments are primitives (or the callback), so
-// Node's sequence reads nothing of the caller's but the conversions of the
-// backlog candidates, and the options object it reads everything else from
-// is its own. The native normalizer (src/listen_args.rs) decides every form,
-// these included; calling it costs about a third of a listen(), so these
-// forms are decided here, in the same order, with the same result
-// (__test__/listen-primitive-args.test.js compares the two on every kind
-// of argument this accepts, and the listen tests compare both with Node).
+// valid integer port. Node's sequence reads their options from an object
+// it made itself, so (unless Object.prototype has one of the names it
+// reads, or a `net.server.listen` subscriber could change the object)
+// nothing of the caller's runs but the conversions of the backlog
+// candidates, done here at the same point. The native normalizer
+// (src/listen_args.rs) decides every form, these included; calling it
+// costs about a third of a listen(), so these are decided here, in the same
+// order, with the same result (__test__/listen-primitive-args.test.js
+// compares the two on every kind of argument this accepts, and the listen
+// tests compare both with Node).
 
 const { ListenKind } = require('../binding');
 
@@ -18,23 +20,48 @@ const { ListenKind } = require('../binding');
 // code could replace the global.
 const toNumber = Number;
 
+// The options Node's sequence reads from its own options object (after
+// the port and host it sets): one that Object.prototype has is inherited,
+// and reading it could run the caller's code.
+const readOptions = [
+  '_handle',
+  'handle',
+  'ipv6Only',
+  'reusePort',
+  'signal',
+  'fd',
+  'port',
+  'host',
+  'backlog',
+  'exclusive',
+];
+const ObjectPrototype = Object.prototype;
+
 /**
  * Whether listen(...args) is one of the forms decided here: the first
  * argument absent, `undefined`, `null`, a function or an integer port
  * (0-65535), and the next two (the host or backlog candidates) neither
- * objects, Symbols nor BigInts (whose conversion could run the caller's
- * code or throw: the native normalizer decides those).
+ * objects, Symbols nor BigInts, whose conversion the native normalizer
+ * decides. A function's conversion can run its own `valueOf`, which is
+ * called here where the native normalizer calls it. The caller checks
+ * that no `net.server.listen` subscriber sees the options.
  * @param {unknown[]} args
  */
 function isPrimitiveListen(args) {
   const first = args[0];
   if (!(first == null || typeof first === 'function' || isIntegerPort(first))) return false;
-  return args.length < 2 || (isPlainValue(args[1]) && (args.length < 3 || isPlainValue(args[2])));
+  if (!(args.length < 2 || (isPlainValue(args[1]) && (args.length < 3 || isPlainValue(args[2])))))
+    return false;
+  for (let index = 0; index < readOptions.length; index++) {
+    if (readOptions[index] in ObjectPrototype) return false;
+  }
+  return true;
 }
 
+// No global is looked up (Number.isInteger could have been replaced).
 /** @param {unknown} value */
 function isIntegerPort(value) {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
+  return typeof value === 'number' && value >= 0 && value <= 65535 && (value | 0) === value;
 }
 
 /** @param {unknown} value */

@@ -74,19 +74,21 @@ function listen(...args) {
     // Where Node invalidates pending lookups of an earlier listen().
     this._listeningId++;
   };
-  const plan = isPrimitiveListen(args)
-    ? decidePrimitiveListen(args, onStart, onCommit)
-    : normalizeListenArgs(
-        args,
-        onStart,
-        onCommit,
-        // Bound rather than wrapped, so that its errors' stacks show no frame
-        // between it and Server.listen, as Node's.
-        addServerAbortSignalOption.bind(undefined, this),
-        boundSocketInternals?.BoundSocket,
-        handles().TCP,
-        toNumber,
-      );
+  // A subscriber may change the options it is shown: Node reads them after.
+  const plan =
+    !listenChannel.asyncStart.hasSubscribers && isPrimitiveListen(args)
+      ? decidePrimitiveListen(args, onStart, onCommit)
+      : normalizeListenArgs(
+          args,
+          onStart,
+          onCommit,
+          // Bound rather than wrapped, so that its errors' stacks show no frame
+          // between it and Server.listen, as Node's.
+          addServerAbortSignalOption.bind(undefined, this),
+          boundSocketInternals?.BoundSocket,
+          handles().TCP,
+          toNumber,
+        );
 
   // The plan's shape per kind is typed in binding.d.ts, generated from the
   // Rust side: this switch is type-checked against it.
@@ -320,6 +322,8 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   this[kDescriptorSource] = undefined;
   const group = pendingGroup(this);
   setPendingGroup(this, undefined);
+  // A server that listened in a group before is in none now.
+  if (group === undefined) stopCountingConnections(this);
   if (!this._handle) {
     let rval = null;
     // No address: try IPv6 '::' (dual-stack) first, IPv4 when IPv6 fails.
@@ -345,7 +349,6 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
     }
     this._handle = rval;
     if (group !== undefined) countConnections(this);
-    else stopCountingConnections(this);
   }
 
   // One of Node's handles from elsewhere (a cluster primary's under

@@ -70,23 +70,21 @@ function newNodeHandle(kind, fd) {
 /**
  * Puts the native listener `native` (bound or adopted, not yet listening)
  * behind `handle`, one of Node's TCP or Pipe handles on the same socket.
- * `fresh` says the handle was just made here, and so has no own properties
- * of the methods' names to give back later.
  * @param {import('../binding').ServerHandle} native
- * @param {boolean} fresh
  */
-function attachListener(handle, native, fresh) {
+function attachListener(handle, native) {
   handle[kNative] = native;
   // The methods the handle had: its class's, or a cluster worker's
   // wrappers of them, which the listener's versions go on to call; and the
-  // handle's own properties of those names, given back by detachListener.
+  // handle's own properties of those names (usually none), given back by
+  // detachListener.
   handle[kNodeMethods] = {
     close: handle.close,
     ref: handle.ref,
     unref: handle.unref,
-    own: fresh
-      ? undefined
-      : listenerMethodNames.map((name) => [name, Object.getOwnPropertyDescriptor(handle, name)]),
+    own: listenerMethodNames.some((name) => Object.hasOwn(handle, name))
+      ? listenerMethodNames.map((name) => [name, Object.getOwnPropertyDescriptor(handle, name)])
+      : undefined,
   };
   for (let index = 0; index < listenerMethodNames.length; index++) {
     Object.defineProperty(handle, listenerMethodNames[index], listenerMethodDescriptors[index]);
@@ -162,9 +160,6 @@ function acceptEvents(handle, pulled = false) {
   const native = nativeListener(handle);
   if (native === undefined) return;
   const batch = native.takeEvents();
-  // Empty when a listener group gave this server's queue to another member
-  // while its loop was behind.
-  if (batch.length === 0) return;
   if (batchChannel.hasSubscribers) {
     batchChannel.publish({ server: handle[handles().ownerSymbol], size: batch.length, pulled });
   }
@@ -259,7 +254,7 @@ function createListeningHandle(bind) {
     fs.closeSync(fd);
     return handle;
   }
-  return attachListener(handle, native, true);
+  return attachListener(handle, native);
 }
 
 /**
@@ -276,7 +271,7 @@ function attachToNodeHandle(handle) {
     native.close();
     return err;
   }
-  attachListener(handle, native, false);
+  attachListener(handle, native);
   return 0;
 }
 

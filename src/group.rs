@@ -176,10 +176,16 @@ struct GroupLoop {
 /// One listening socket shared by the servers of a group.
 pub struct Group {
   socket: Arc<ListenSocket>,
+  /// How long queued connections may wait for a member's loop (see
+  /// [`STALL_GRACE`]).
+  grace: Duration,
   address: GroupAddress,
   dispatch: Mutex<Dispatch>,
   /// Told when a member takes events, joins or leaves.
   changed: Arc<Notify>,
+  /// Told when a member joins or leaves (and may have been handed queued
+  /// connections, whose grace the accept task must time).
+  rearranged: Notify,
   accept: Mutex<Option<GroupLoop>>,
 }
 
@@ -220,9 +226,11 @@ impl Seat {
     };
     let group = Arc::new(Group {
       socket: Arc::new(socket),
+      grace: stall_grace(),
       address,
       dispatch: Mutex::default(),
       changed: Arc::new(Notify::new()),
+      rearranged: Notify::new(),
       accept: Mutex::new(None),
     });
     groups.insert(name.to_owned(), (Arc::clone(&group), 1));
@@ -321,6 +329,7 @@ impl Group {
     give_out(&mut dispatch, orphans);
     drop(dispatch);
     self.changed.notify_one();
+    self.rearranged.notify_one();
     Ok(member)
   }
 
@@ -339,6 +348,7 @@ impl Group {
     give_out(&mut dispatch, given_back);
     drop(dispatch);
     self.changed.notify_one();
+    self.rearranged.notify_one();
   }
 
   /// Stops the accept task and waits until it let go of the socket;
@@ -356,7 +366,7 @@ impl Group {
   }
 
   /// Gives the queued connections of each member whose JavaScript has kept
-  /// them waiting for [`STALL_GRACE`] to the members that caught up (none
+  /// them waiting for the group's grace ([`STALL_GRACE`]) to the members that caught up (none
   /// move while no member has). Returns when the next ones will have waited
   /// that long, if any are queued.
   fn rescue_waiting(&self, now: Instant) -> Option<Instant> {
@@ -364,24 +374,28 @@ impl Group {
     if !dispatch.members.iter().any(|member| member.is_caught_up()) {
       return None;
     }
-    let overdue = now.checked_sub(STALL_GRACE)?;
+    let overdue = now.checked_sub(self.grace)?;
     let mut rescued = Vec::new();
-    let mut next: Option<Instant> = None;
     for member in &dispatch.members {
-      let Some(since) = member.bridge.waiting_since() else {
-        continue;
-      };
-      if since <= overdue {
+      if member
+        .bridge
+        .waiting_since()
+        .is_some_and(|since| since <= overdue)
+      {
         rescued.extend(member.bridge.take_waiting(overdue));
-      } else {
-        let due = since + STALL_GRACE;
-        next = Some(next.map_or(due, |next| next.min(due)));
       }
     }
     // The members they came from are behind now: only those that caught
     // up are given them.
     give_out(&mut dispatch, rescued);
-    next
+    // Computed after handing out, so that what was just given to a member
+    // whose loop is blocked too has its deadline.
+    dispatch
+      .members
+      .iter()
+      .filter_map(|member| member.bridge.waiting_since())
+      .map(|since| since + self.grace)
+      .min()
   }
 
   /// Whether some member has caught up.
@@ -505,6 +519,16 @@ fn least_loaded(loads: &[usize], turn: &mut usize) -> usize {
 /// make a request late (a blocked loop, a long garbage collection).
 pub const STALL_GRACE: Duration = Duration::from_millis(10);
 
+/// The grace of a new group: [`STALL_GRACE`], or the milliseconds in
+/// `RSNET_GROUP_STALL_GRACE_MS` (read when a group is made), which tests use
+/// to keep connections where they were queued.
+fn stall_grace() -> Duration {
+  std::env::var("RSNET_GROUP_STALL_GRACE_MS")
+    .ok()
+    .and_then(|value| value.parse::<u64>().ok())
+    .map_or(STALL_GRACE, Duration::from_millis)
+}
+
 /// Sleeps until `at`, or forever when there is no such time.
 async fn sleep_until(at: Option<Instant>) {
   match at {
@@ -530,6 +554,7 @@ async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Recei
     // Yields to the other listeners' loops once the budget is spent.
     tokio::task::consume_budget().await;
     let mut rescue_at;
+    let rearranged = group.rearranged.notified();
     loop {
       let changed = group.changed.notified();
       rescue_at = group.rescue_waiting(Instant::now());
@@ -552,8 +577,10 @@ async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Recei
         // The reactor is gone: the runtime is shutting down.
         Err(_) => return,
       },
-      // Queued connections have waited their grace: rescued at the top.
+      // Queued connections have waited their grace, or a member joined or
+      // left (and may have been handed some): handled at the top.
       () = sleep_until(rescue_at) => continue,
+      () = rearranged => continue,
     };
     let readiness = ready.ready();
     let end = group.accept_round(&mut ready);
