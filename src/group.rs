@@ -394,7 +394,8 @@ impl Group {
       .members
       .iter()
       .filter_map(|member| member.bridge.waiting_since())
-      .map(|since| since + self.grace)
+      // A grace too long to add never ends.
+      .filter_map(|since| since.checked_add(self.grace))
       .min()
   }
 
