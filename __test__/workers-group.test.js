@@ -13,7 +13,7 @@
 
 const net = require('net');
 const path = require('path');
-const { Worker } = require('worker_threads');
+const { SHARE_ENV, Worker } = require('worker_threads');
 
 const { client, message, sleep, within } = require('./helpers/workers');
 const { openSockets } = require('./helpers/conn-util');
@@ -41,16 +41,19 @@ afterEach(async () => {
 });
 
 /** Starts one worker of `group` (port 0: the group's, or a new one). */
-async function startMember(group, id, port = 0) {
-  const worker = new Worker(workerScript, { workerData: { id, port, group } });
+async function startMember(group, id, port = 0, grace = undefined) {
+  // The process's own environment (Jest's process.env is a copy), where a
+  // first member's grace is set.
+  const env = grace === undefined ? undefined : SHARE_ENV;
+  const worker = new Worker(workerScript, { env, workerData: { id, port, group, grace } });
   live.add(worker);
   const listening = await within(message(worker, 'listening'), BOUND, `worker ${id} listening`);
   return { worker, port: listening.port };
 }
 
-async function startGroup(size) {
+async function startGroup(size, grace = undefined) {
   const group = `workers-group-${process.pid}-${++groups}`;
-  const first = await startMember(group, 0);
+  const first = await startMember(group, 0, 0, grace);
   const workers = [first.worker];
   for (let id = 1; id < size; id++) {
     const member = await startMember(group, id);
@@ -185,15 +188,8 @@ test.each([
   async (_, how) => {
     const baseline = openSockets();
     // A grace longer than the test, so that the queued connection stays
-    // with the leaving member until it leaves (read when the group is made).
-    process.env.RSNET_GROUP_STALL_GRACE_MS = '600000';
-    let started;
-    try {
-      started = await startGroup(2);
-    } finally {
-      delete process.env.RSNET_GROUP_STALL_GRACE_MS;
-    }
-    const { workers, port } = started;
+    // with the leaving member until it leaves.
+    const { workers, port } = await startGroup(2, 600000);
     const [leaving, staying] = workers;
     const held = [];
     for (let i = 0; i < 4; i++) held.push(await hold(port));
@@ -208,6 +204,9 @@ test.each([
     const before = openSockets();
     const queued = client(port);
     expect(await eventually(() => openSockets() === before + 2)).toBe(true);
+    // Well past the default grace, it still waits with the leaving member.
+    const answer = await Promise.race([queued.answered, sleep(100).then(() => 'waiting')]);
+    expect(answer).toBe('waiting');
 
     if (how === 'close') {
       const closed = message(leaving, 'closed');

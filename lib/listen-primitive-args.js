@@ -48,7 +48,8 @@ const ObjectPrototype = Object.prototype;
  * @param {unknown[]} args
  */
 function isPrimitiveListen(args) {
-  const first = args[0];
+  // Read only when present, as Node reads it (no inherited element).
+  const first = args.length > 0 ? args[0] : undefined;
   if (!(first == null || typeof first === 'function' || isIntegerPort(first))) return false;
   if (!(args.length < 2 || (isPlainValue(args[1]) && (args.length < 3 || isPlainValue(args[2])))))
     return false;

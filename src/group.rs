@@ -371,25 +371,25 @@ impl Group {
   /// that long, if any are queued.
   fn rescue_waiting(&self, now: Instant) -> Option<Instant> {
     let mut dispatch = self.lock();
-    if !dispatch.members.iter().any(|member| member.is_caught_up()) {
-      return None;
-    }
-    let overdue = now.checked_sub(self.grace)?;
-    let mut rescued = Vec::new();
-    for member in &dispatch.members {
-      if member
-        .bridge
-        .waiting_since()
-        .is_some_and(|since| since <= overdue)
-      {
-        rescued.extend(member.bridge.take_waiting(overdue));
+    let someone_caught_up = dispatch.members.iter().any(|member| member.is_caught_up());
+    if let Some(overdue) = now.checked_sub(self.grace).filter(|_| someone_caught_up) {
+      let mut rescued = Vec::new();
+      for member in &dispatch.members {
+        if member
+          .bridge
+          .waiting_since()
+          .is_some_and(|since| since <= overdue)
+        {
+          rescued.extend(member.bridge.take_waiting(overdue));
+        }
       }
+      // The members they came from are behind now: only those that caught
+      // up are given them.
+      give_out(&mut dispatch, rescued);
     }
-    // The members they came from are behind now: only those that caught
-    // up are given them.
-    give_out(&mut dispatch, rescued);
     // Computed after handing out, so that what was just given to a member
-    // whose loop is blocked too has its deadline.
+    // whose loop is blocked too has its deadline; and also while no member
+    // has caught up, so that one catching up meanwhile finds it.
     dispatch
       .members
       .iter()
@@ -521,13 +521,15 @@ fn least_loaded(loads: &[usize], turn: &mut usize) -> usize {
 pub const STALL_GRACE: Duration = Duration::from_millis(10);
 
 /// The grace of a new group: [`STALL_GRACE`], or the milliseconds in
-/// `RSNET_GROUP_STALL_GRACE_MS` (read when a group is made), which tests use
-/// to keep connections where they were queued.
+/// `RSNET_GROUP_STALL_GRACE_MS` (read when a group is made; a whole number,
+/// at least 1, else ignored), which tests use to keep connections where
+/// they were queued.
 fn stall_grace() -> Duration {
   std::env::var("RSNET_GROUP_STALL_GRACE_MS")
     .ok()
     .and_then(|value| value.parse::<u64>().ok())
-    .map_or(STALL_GRACE, Duration::from_millis)
+    // At least 1 ms: a grace of none would move every queued connection.
+    .map_or(STALL_GRACE, |millis| Duration::from_millis(millis.max(1)))
 }
 
 /// Sleeps until `at`, or forever when there is no such time.
