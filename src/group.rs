@@ -366,46 +366,39 @@ impl Group {
   }
 
   /// Gives the queued connections of each member whose JavaScript has kept
-  /// them waiting for the group's grace ([`STALL_GRACE`]) to the members that caught up (none
-  /// move while no member has). Returns when the next ones will have waited
-  /// that long, if any are queued.
-  fn rescue_waiting(&self, now: Instant) -> Option<Instant> {
+  /// them waiting for the group's grace ([`STALL_GRACE`]) to the members
+  /// that caught up (none move while no member has). Says, under the same
+  /// lock, whether a member has caught up afterwards and when the next
+  /// queued connections will have waited that long.
+  fn rescue_waiting(&self, now: Instant) -> Rescue {
     let mut dispatch = self.lock();
-    let someone_caught_up = dispatch.members.iter().any(|member| member.is_caught_up());
-    if let Some(overdue) = now.checked_sub(self.grace).filter(|_| someone_caught_up) {
-      let mut rescued = Vec::new();
-      for member in &dispatch.members {
-        if member
-          .bridge
-          .waiting_since()
-          .is_some_and(|since| since <= overdue)
-        {
-          rescued.extend(member.bridge.take_waiting(overdue));
-        }
-      }
+    let caught_up =
+      |dispatch: &Dispatch| dispatch.members.iter().any(|member| member.is_caught_up());
+    if let Some(overdue) = now.checked_sub(self.grace).filter(|_| caught_up(&dispatch)) {
+      // Nothing is taken from a member not kept waiting that long.
+      let rescued: Vec<OwnedFd> = dispatch
+        .members
+        .iter()
+        .flat_map(|member| member.bridge.take_waiting(overdue))
+        .collect();
       // The members they came from are behind now: only those that caught
       // up are given them.
       give_out(&mut dispatch, rescued);
     }
-    // Computed after handing out, so that what was just given to a member
-    // whose loop is blocked too has its deadline; and also while no member
-    // has caught up, so that one catching up meanwhile finds it.
-    dispatch
+    // After handing out, so that what was just given to a member whose loop
+    // is blocked too has its deadline; and also while no member has caught
+    // up, for when one does.
+    let next = dispatch
       .members
       .iter()
       .filter_map(|member| member.bridge.waiting_since())
       // A grace too long to add never ends.
       .filter_map(|since| since.checked_add(self.grace))
-      .min()
-  }
-
-  /// Whether some member has caught up.
-  fn has_caught_up_member(&self) -> bool {
-    self
-      .lock()
-      .members
-      .iter()
-      .any(|member| member.is_caught_up())
+      .min();
+    Rescue {
+      caught_up: caught_up(&dispatch),
+      next,
+    }
   }
 
   /// Accepts up to one batch and hands each connection to the least loaded
@@ -540,6 +533,14 @@ async fn sleep_until(at: Option<Instant>) {
   }
 }
 
+/// What [`Group::rescue_waiting`] found.
+struct Rescue {
+  /// Some member has caught up (and can be given connections).
+  caught_up: bool,
+  /// When the next queued connections will have waited their grace.
+  next: Option<Instant>,
+}
+
 /// How a round ended.
 enum RoundEnd {
   Accepted,
@@ -560,8 +561,9 @@ async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Recei
     let rearranged = group.rearranged.notified();
     loop {
       let changed = group.changed.notified();
-      rescue_at = group.rescue_waiting(Instant::now());
-      if group.has_caught_up_member() {
+      let rescue = group.rescue_waiting(Instant::now());
+      rescue_at = rescue.next;
+      if rescue.caught_up {
         break;
       }
       // No member caught up: nothing can be rescued until one does.
