@@ -122,26 +122,30 @@ export declare class ServerHandle {
   constructor()
   /**
    * Binds a TCP socket to `address` (an IP address in text) and `port`.
-   * Returns 0 or a negative errno. `EADDRINUSE` is reported by `listen`.
+   * Returns the descriptor for the Node handle (see
+   * [`ServerHandle::duplicate`]) or a negative errno. `EADDRINUSE` is
+   * reported by `listen`.
    */
   bindTcp(address: string, port: number, ipv6Only: boolean, reusePort: boolean): number
   /**
    * Binds a Unix-domain socket to `name` (a path, or an abstract name that
-   * starts with `'\0'`). Returns 0 or a negative errno. Names that do not
-   * fit are treated as the running Node version treats them.
+   * starts with `'\0'`). Returns the descriptor for the Node handle or a
+   * negative errno. Names that do not fit are treated as the running Node
+   * version treats them.
    */
   bindPipe(name: string): number
   /**
    * Takes a seat in the listener group `group` on `address` (an IP
    * address in text) and `port`: binds the group's socket when the group
    * is new, or shares the one it has (a port of 0 then means the group's
-   * port). Returns 0 or a negative errno: `EINVAL` when the group is on
-   * another address.
+   * port). Returns the descriptor for the Node handle or a negative errno:
+   * `EINVAL` when the group is on another address.
    */
   bindGroupTcp(group: string, address: string, port: number, ipv6Only: boolean): number
   /**
    * Takes a seat in the listener group `group` on the Unix socket `name`,
-   * binding it when the group is new. Returns 0 or a negative errno.
+   * binding it when the group is new. Returns the descriptor for the Node
+   * handle or a negative errno.
    */
   bindGroupPipe(group: string, name: string): number
   /**
@@ -182,7 +186,9 @@ export declare class ServerHandle {
   grantAccess(readable: boolean, writable: boolean): number
   /**
    * Stops accepting and closes the socket (removing a Unix socket file
-   * this handle created). Connections already delivered stay open.
+   * this handle created). Connections already delivered stay open. The
+   * handle is empty again: JavaScript may bind it anew (making a handle
+   * costs more than reusing one).
    */
   close(): void
   /** Makes a listening handle keep the process alive (the default). */

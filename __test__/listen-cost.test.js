@@ -8,6 +8,7 @@
 // speed.
 
 const fs = require('fs');
+const nodeNet = require('net');
 
 const rsNet = require('..');
 
@@ -52,6 +53,53 @@ test.each([
   const woken = acceptThreadSwitches() - before;
   // Each cycle woke it twice (to start and to stop an accept task) before.
   expect(woken).toBeLessThan(CYCLES / 10);
+});
+
+// How many epoll instances of this process watch the socket whose inode
+// (from fstat, in hex as /proc shows it) is `inode`: Node's loop, and
+// rs-net's idle listeners, list it in their fdinfo while they do.
+function epollsWatching(inode) {
+  let watching = 0;
+  for (const fd of fs.readdirSync('/proc/self/fdinfo')) {
+    let info;
+    try {
+      info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const entry of info.matchAll(/^tfd:.*\bino:([0-9a-f]+)/gm)) if (entry[1] === inode) watching++;
+  }
+  return watching;
+}
+
+// libuv watches a listener from its loop's next poll on, so one closed in
+// the turn it listened in never costs an epoll_ctl; rs-net's idle
+// listeners wait for the same poll.
+test.each([
+  ['port 0 on 127.0.0.1', [0, '127.0.0.1']],
+  ['a Unix socket', [`${require('os').tmpdir()}/rs-net-listen-watch-${process.pid}.sock`]],
+])('%s: the socket is watched from the next poll on, as with Node', async (_, args) => {
+  const observe = (net) =>
+    new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(...args, () => {
+        const inode = fs.fstatSync(server._handle.fd).ino.toString(16);
+        const seen = { listening: epollsWatching(inode) };
+        // An I/O callback: the loop has polled since.
+        fs.stat(__filename, () => {
+          seen.afterPoll = epollsWatching(inode);
+          server.close(() => {
+            seen.closed = epollsWatching(inode);
+            resolve(seen);
+          });
+        });
+      });
+    });
+  const node = await observe(nodeNet);
+  const rs = await observe(rsNet);
+  expect(rs).toEqual(node);
+  expect(node).toEqual({ listening: 0, afterPoll: 1, closed: 0 });
 });
 
 test('a server that then gets a connection still accepts it, and closes', async () => {

@@ -63,9 +63,9 @@ function pendingGroup(server) {
  */
 function createGroupHandle(group, address, port, addressType, ipv6Only) {
   if (port === -1 && addressType === -1) {
-    return createListeningHandle((native) => native.bindGroupPipe(group, `${address}`));
+    return createListeningHandle('pipe', (native) => native.bindGroupPipe(group, `${address}`), false);
   }
-  return createListeningHandle((native) => native.bindGroupTcp(group, address, port, ipv6Only));
+  return createListeningHandle('tcp', (native) => native.bindGroupTcp(group, address, port, ipv6Only), false);
 }
 
 /**

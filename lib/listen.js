@@ -392,16 +392,23 @@ function createServerHandle(address, port, addressType, fd, flags, descriptorSou
     // An inherited descriptor becomes the server's, as with Node; one that
     // a Node handle owns stays its.
     const duplicate = descriptorSource !== undefined;
-    return createListeningHandle((native) => native.open(fd, duplicate));
+    return createListeningHandle(
+      undefined,
+      (native) => {
+        const err = native.open(fd, duplicate);
+        return err < 0 ? err : native.duplicate();
+      },
+      true,
+    );
   }
   // setupListenHandle always passes an address (trying '::' first).
   const ipv6Only = addressType === 6 && (flags & IPV6_ONLY) !== 0;
   if (group !== undefined) return createGroupHandle(group, address, port, addressType, ipv6Only);
   if (port === -1 && addressType === -1) {
-    return createListeningHandle((native) => native.bindPipe(`${address}`));
+    return createListeningHandle('pipe', (native) => native.bindPipe(`${address}`), true);
   }
   const reusePort = (flags & REUSE_PORT) !== 0;
-  return createListeningHandle((native) => native.bindTcp(address, port, ipv6Only, reusePort));
+  return createListeningHandle('tcp', (native) => native.bindTcp(address, port, ipv6Only, reusePort), true);
 }
 
 function emitErrorNT(self, err) {

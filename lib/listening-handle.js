@@ -52,12 +52,11 @@ class ContextOnly extends AsyncResource {
 const topLevel = new ContextOnly('RSNET_ACCEPT');
 
 /**
- * Makes a Node handle of the native handle's kind over `fd` (which it then
+ * Makes a Node handle of `kind` ('tcp' or 'pipe') over `fd` (which it then
  * owns), or returns a negative errno (the descriptor stays the caller's).
  */
 function newNodeHandle(kind, fd) {
-  const { TCP, Pipe } = handles();
-  const Handle = kind === 'pipe' ? Pipe : TCP;
+  const Handle = listeningHandleClass(kind);
   const handle = new Handle(SERVER);
   const err = handle.open(fd);
   if (err) {
@@ -69,7 +68,8 @@ function newNodeHandle(kind, fd) {
 
 /**
  * Puts the native listener `native` (bound or adopted, not yet listening)
- * behind `handle`, one of Node's TCP or Pipe handles on the same socket.
+ * behind `handle`, one of Node's TCP or Pipe handles on the same socket
+ * from elsewhere (see `listeningHandleClass` for rs-net's own).
  * @param {import('../binding').ServerHandle} native
  */
 function attachListener(handle, native) {
@@ -135,6 +135,53 @@ const listenerMethodDescriptors = listenerMethodNames.map((name) => ({
   enumerable: false,
 }));
 
+// The classes of the Node handles rs-net makes for its own sockets: Node's
+// TCP and Pipe, extended (same names; instances of Node's classes) with the
+// listener's methods on the prototype, where a handle from elsewhere gets
+// them as its own properties (attachListener): defining four properties on
+// each handle would cost more than the socket's system calls.
+let listeningClasses;
+
+/** @param {'tcp' | 'pipe'} kind */
+function listeningHandleClass(kind) {
+  if (listeningClasses === undefined) {
+    const { TCP, Pipe } = handles();
+    listeningClasses = { tcp: extendWithListener(TCP), pipe: extendWithListener(Pipe) };
+  }
+  return listeningClasses[kind];
+}
+
+function extendWithListener(Base) {
+  const Listening = {
+    [Base.name]: class extends Base {
+      constructor(type) {
+        super(type);
+      }
+    },
+  }[Base.name];
+  for (let index = 0; index < listenerMethodNames.length; index++) {
+    Object.defineProperty(Listening.prototype, listenerMethodNames[index], listenerMethodDescriptors[index]);
+  }
+  Object.defineProperty(Listening.prototype, kNodeMethods, {
+    value: {
+      close: Base.prototype.close,
+      ref: Base.prototype.ref,
+      unref: Base.prototype.unref,
+      own: undefined,
+    },
+  });
+  return Listening;
+}
+
+// Closed native handles, kept for the next listen() to bind again: making
+// one costs more than binding does, and test suites listen and close by
+// the thousand. A few are enough for that.
+const spareNatives = [];
+const SPARE_NATIVES = 8;
+// A Node handle whose native handle nothing else keeps once closed (one a
+// listener group's count does is not given back).
+const kReusableNative = Symbol('kReusableNative');
+
 // Stops the native listener (its queued connections are closed) and
 // releases what it held; the Node handle's own close follows.
 function stopListener(handle) {
@@ -142,6 +189,7 @@ function stopListener(handle) {
   if (native === undefined) return;
   handle[kNative] = undefined;
   native.close();
+  if (handle[kReusableNative] === true && spareNatives.length < SPARE_NATIVES) spareNatives.push(native);
   const resource = handle[kServerResource];
   if (resource !== undefined) {
     handle[kServerResource] = undefined;
@@ -230,23 +278,23 @@ function newConnectionHandle(handle, native, fd) {
 
 /**
  * A listening handle for a socket rs-net binds: `bind(native)` binds the
- * native ServerHandle and returns 0 or a negative errno. Returns the handle,
- * or a negative errno.
+ * native ServerHandle and returns the descriptor for the Node handle or a
+ * negative errno; the Node handle is of `kind` ('tcp' or 'pipe'), or, when
+ * that is undefined, of the kind the native handle found. A `reusable`
+ * native handle is one nothing but the Node handle keeps. Returns the
+ * handle, or a negative errno.
+ * @param {'tcp' | 'pipe' | undefined} kind
+ * @param {(native: import('../binding').ServerHandle) => number} bind
+ * @param {boolean} reusable
  */
-/** @param {(native: import('../binding').ServerHandle) => number} bind */
-function createListeningHandle(bind) {
-  const native = new ServerHandle();
-  let err = bind(native);
-  if (err) {
-    native.close();
-    return err;
-  }
-  const fd = native.duplicate();
+function createListeningHandle(kind, bind, reusable) {
+  const native = (reusable && spareNatives.pop()) || new ServerHandle();
+  const fd = bind(native);
   if (fd < 0) {
     native.close();
     return fd;
   }
-  const handle = newNodeHandle(native.kind, fd);
+  const handle = newNodeHandle(kind ?? /** @type {'tcp' | 'pipe'} */ (native.kind), fd);
   if (typeof handle === 'number') {
     // The native handle forgets the duplicate's number before it is closed,
     // so that no other socket can get the number while it is still claimed.
@@ -254,7 +302,9 @@ function createListeningHandle(bind) {
     fs.closeSync(fd);
     return handle;
   }
-  return attachListener(handle, native);
+  handle[kNative] = native;
+  if (reusable) handle[kReusableNative] = true;
+  return handle;
 }
 
 /**

@@ -106,16 +106,15 @@ impl AcceptLoop {
 
   /// Starts accepting on `socket` (listening, not registered with the
   /// reactor) once a connection is pending on it, delivering to `bridge`;
-  /// until then the loop is only an entry among `idle`, and
-  /// neither this call nor a [`AcceptLoop::release`] before that wakes the
-  /// runtime's thread. Fails only when the idle listeners cannot watch the
-  /// socket (`epoll_ctl` refused: out of memory, or `ENOSPC` past the
-  /// user's `max_user_watches`).
+  /// until then the loop is only an entry among `idle`, which watches the
+  /// socket once the function [`AcceptLoop::watcher`] gives has run, and
+  /// neither this call nor a [`AcceptLoop::release`] before a connection
+  /// wakes the runtime's thread.
   pub fn start_when_connected(
     idle: &Arc<IdleListeners>,
     socket: SharedSocket,
     bridge: Arc<EventBridge>,
-  ) -> io::Result<Self> {
+  ) -> Self {
     let (stop_sender, stop) = oneshot::channel();
     // The loop registers the socket itself, on the runtime's thread.
     let slot: SocketSlot = Arc::new(Mutex::new(Some(Watch::Unwatched(socket.clone()))));
@@ -125,12 +124,18 @@ impl AcceptLoop {
     });
     // The slot (in `start`, and here) holds the socket open until the loop
     // is started or released.
-    let idle = Idle::wait(idle, &socket, start)?;
-    Ok(Self {
+    let idle = Idle::wait(idle, &socket, start);
+    Self {
       stop: Mutex::new(Some(stop_sender)),
       slot,
       idle: Some(idle),
-    })
+    }
+  }
+
+  /// For a loop started with [`AcceptLoop::start_when_connected`]: what
+  /// makes the idle listeners watch its socket (see [`Idle::watcher`]).
+  pub fn watcher(&self) -> Option<impl FnOnce() + Send + 'static> {
+    self.idle.as_ref().map(Idle::watcher)
   }
 
   /// Tells the loop to stop; it ends (and lets go of the socket and the

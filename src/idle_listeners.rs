@@ -7,17 +7,20 @@
 //! not even watch a listener before it next polls. So a new listener is
 //! only added to an epoll instance of rs-net's own (`epoll_ctl` from the
 //! JavaScript thread wakes nobody), which one long-lived task watches
-//! through the reactor. When a listener's first connection is pending, that
-//! task takes it out and starts its accept loop there, on the runtime's
-//! thread. A listener closed before any connection came never involved that
-//! thread at all.
+//! through the reactor; and, as libuv does with Node's listeners, it is
+//! added only when the JavaScript thread's loop next polls (see
+//! [`crate::before_poll`]), so a listener closed in the turn it listened in
+//! costs no `epoll_ctl` at all. When a listener's first connection is
+//! pending, the watching task takes it out and starts its accept loop
+//! there, on the runtime's thread. A listener closed before any connection
+//! came never involved that thread.
 //!
 //! Each waiting listener has an id (never reused) as its epoll data; the
 //! table from ids to listeners is the one place both threads take a
 //! listener from, under its lock, so each listener is taken exactly once:
 //! by the watcher to start it, or by its handle to cancel it. Whoever takes
-//! it removes it from the epoll instance while the descriptor is surely
-//! open (the listener's socket holds it).
+//! it removes it from the epoll instance (if it was added) while the
+//! descriptor is surely open (the listener's socket holds it).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,22 +31,26 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 /// The accept loop a listener runs once a connection is pending.
 pub type StartLater = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A waiting listener: its socket's descriptor (open for as long as the
-/// entry exists, held by the listener) and the loop to start.
+/// entry exists, held by the listener), the loop to start, and whether the
+/// descriptor is in the epoll instance yet.
 struct Waiting {
   fd: RawFd,
   start: StartLater,
+  watched: bool,
 }
 
 /// rs-net's epoll instance for idle listeners, and the listeners in it.
 pub struct IdleListeners {
   epoll: OwnedFd,
   table: Mutex<Table>,
+  /// The runtime the loops start on.
+  runtime: Handle,
 }
 
 #[derive(Default)]
@@ -105,13 +112,51 @@ impl IdleListeners {
     let mut ready = Vec::with_capacity(count as usize);
     for event in &events[..count as usize] {
       let id = event.u64;
-      // Absent: cancelled by its handle since epoll_wait reported it.
+      // Absent: cancelled by its handle since epoll_wait reported it (a
+      // reported listener was added).
       if let Some(waiting) = table.waiting.remove(&id) {
         self.forget(waiting.fd);
         ready.push(waiting.start);
       }
     }
     Ok(Some(ready))
+  }
+
+  /// Adds waiting listener `id` to the epoll instance, unless it was
+  /// cancelled or added already. If the kernel refuses (out of memory, or
+  /// past the user's `max_user_watches`), the listener's accept loop starts
+  /// now instead, registering the socket with the reactor itself.
+  fn watch(&self, id: u64) {
+    let mut table = self.table();
+    let Some(waiting) = table.waiting.get_mut(&id) else {
+      return;
+    };
+    if waiting.watched {
+      return;
+    }
+    let mut event = libc::epoll_event {
+      events: libc::EPOLLIN as u32,
+      u64: id,
+    };
+    // SAFETY: both descriptors are open (the entry's listener keeps `fd`
+    // open; the epoll instance is owned), and `event` is a valid
+    // epoll_event.
+    let added = unsafe {
+      libc::epoll_ctl(
+        self.epoll.as_raw_fd(),
+        libc::EPOLL_CTL_ADD,
+        waiting.fd,
+        &mut event,
+      )
+    };
+    if added == 0 {
+      waiting.watched = true;
+      return;
+    }
+    if let Some(waiting) = table.waiting.remove(&id) {
+      drop(table);
+      self.runtime.spawn(waiting.start);
+    }
   }
 }
 
@@ -130,6 +175,7 @@ impl IdleListeners {
     let idle = Arc::new(IdleListeners {
       epoll,
       table: Mutex::new(Table::default()),
+      runtime: runtime.handle().clone(),
     });
     let watched = {
       let _context = runtime.enter();
@@ -194,34 +240,36 @@ pub struct Idle {
 }
 
 impl Idle {
-  /// Adds the listening socket `socket` (whose descriptor must stay open
+  /// Enters the listening socket `socket` (whose descriptor must stay open
   /// until this listener is started or cancelled: `start` should hold it)
-  /// to `idle`; `start` runs on their runtime once a connection is pending
-  /// on it. Wakes no thread.
-  pub fn wait(
-    idle: &Arc<IdleListeners>,
-    socket: &impl AsRawFd,
-    start: StartLater,
-  ) -> io::Result<Self> {
+  /// among `idle`; `start` runs on their runtime once a connection is
+  /// pending on it, after [`Idle::watcher`] has run. Makes no system call
+  /// and wakes no thread.
+  pub fn wait(idle: &Arc<IdleListeners>, socket: &impl AsRawFd, start: StartLater) -> Self {
     let fd = socket.as_raw_fd();
     let idle = Arc::clone(idle);
     let mut table = idle.table();
     let id = table.next_id;
     table.next_id += 1;
-    let mut event = libc::epoll_event {
-      events: libc::EPOLLIN as u32,
-      u64: id,
-    };
-    // SAFETY: both descriptors are open (the caller keeps `fd` open; the
-    // epoll instance is owned), and `event` is a valid epoll_event.
-    let added =
-      unsafe { libc::epoll_ctl(idle.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
-    if added < 0 {
-      return Err(io::Error::last_os_error());
-    }
-    table.waiting.insert(id, Waiting { fd, start });
+    table.waiting.insert(
+      id,
+      Waiting {
+        fd,
+        start,
+        watched: false,
+      },
+    );
     drop(table);
-    Ok(Self { id, idle })
+    Self { id, idle }
+  }
+
+  /// What adds the listener to the epoll instance (once; nothing after it
+  /// was cancelled), to run on any thread, when the caller's event loop
+  /// would start watching it.
+  pub fn watcher(&self) -> impl FnOnce() + Send + 'static {
+    let idle = Arc::clone(&self.idle);
+    let id = self.id;
+    move || idle.watch(id)
   }
 
   /// Takes the listener out if it is still waiting, returning its accept
@@ -230,7 +278,9 @@ impl Idle {
   pub fn cancel(&self) -> Option<StartLater> {
     let mut table = self.idle.table();
     let waiting = table.waiting.remove(&self.id)?;
-    self.idle.forget(waiting.fd);
+    if waiting.watched {
+      self.idle.forget(waiting.fd);
+    }
     Some(waiting.start)
   }
 }
@@ -275,7 +325,8 @@ mod tests {
     let runtime = runtime();
     let (socket, port) = listening();
     let (start, on_start) = reporting_start();
-    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start).unwrap();
+    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start);
+    idle.watcher()();
     // Nothing pending: not started.
     assert!(on_start.recv_timeout(Duration::from_millis(50)).is_err());
     let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -291,12 +342,33 @@ mod tests {
     runtime.shutdown_background();
   }
 
+  /// As libuv with Node's listeners: a listener is not watched until its
+  /// thread's loop would poll, and one connection that came before then
+  /// starts it once it is.
+  #[test]
+  fn a_listener_is_watched_only_once_its_watcher_runs() {
+    let runtime = runtime();
+    let (socket, port) = listening();
+    let (start, on_start) = reporting_start();
+    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start);
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(on_start.recv_timeout(Duration::from_millis(50)).is_err());
+    let watch = idle.watcher();
+    watch();
+    assert!(on_start.recv_timeout(Duration::from_secs(10)).is_ok());
+    // A second run of a watcher does nothing.
+    idle.watcher()();
+    drop(client);
+    runtime.shutdown_background();
+  }
+
   #[test]
   fn a_cancelled_listener_never_starts() {
     let runtime = runtime();
     let (socket, port) = listening();
     let (start, on_start) = reporting_start();
-    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start).unwrap();
+    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start);
+    idle.watcher()();
     let listeners = Arc::clone(&idle.idle);
     assert!(idle.cancel().is_some(), "still waiting, so taken back");
     assert!(idle.cancel().is_none(), "taken once");

@@ -16,6 +16,7 @@
 //! - [`accept_loop`]: the tokio task that accepts connections.
 //! - [`idle_listeners`]: listeners no connection has reached yet, watched
 //!   without waking the runtime's thread.
+//! - [`before_poll`]: work done just before a JavaScript thread's loop polls.
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
 //! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
@@ -27,6 +28,7 @@
 
 mod accept_loop;
 mod addresses;
+mod before_poll;
 mod env_cleanup;
 mod env_waker;
 mod errno;

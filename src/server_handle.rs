@@ -15,6 +15,7 @@ use napi_derive::napi;
 
 use crate::accept_loop::{register, AcceptLoop, SharedSocket};
 use crate::addresses::{family_name, format_ip, parse_address};
+use crate::before_poll::before_next_poll;
 use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{EventBridge, ServerNotice};
@@ -149,7 +150,9 @@ impl ServerHandle {
   }
 
   /// Binds a TCP socket to `address` (an IP address in text) and `port`.
-  /// Returns 0 or a negative errno. `EADDRINUSE` is reported by `listen`.
+  /// Returns the descriptor for the Node handle (see
+  /// [`ServerHandle::duplicate`]) or a negative errno. `EADDRINUSE` is
+  /// reported by `listen`.
   #[napi(catch_unwind)]
   pub fn bind_tcp(&mut self, address: String, port: i32, ipv6_only: bool, reuse_port: bool) -> i32 {
     if !matches!(self.state, HandleState::Empty) {
@@ -162,26 +165,30 @@ impl ServerHandle {
     // Node hands the port to the kernel as 16 bits.
     let bound = parse_address(&address, port as u16)
       .and_then(|address| ListenSocket::bind_tcp(address, options));
-    self.keep_bound(bound)
+    let status = self.keep_bound(bound);
+    self.duplicate_after(status)
   }
 
   /// Binds a Unix-domain socket to `name` (a path, or an abstract name that
-  /// starts with `'\0'`). Returns 0 or a negative errno. Names that do not
-  /// fit are treated as the running Node version treats them.
+  /// starts with `'\0'`). Returns the descriptor for the Node handle or a
+  /// negative errno. Names that do not fit are treated as the running Node
+  /// version treats them.
   #[napi(catch_unwind)]
   pub fn bind_pipe(&mut self, env: Env, name: String) -> Result<i32> {
     if !matches!(self.state, HandleState::Empty) {
       return Ok(-libc::EINVAL);
     }
     let rules = NodeBehaviour::of(&env)?.pipe_name_rules();
-    Ok(self.keep_bound(ListenSocket::bind_pipe(name.as_bytes(), rules)))
+    let bound = ListenSocket::bind_pipe(name.as_bytes(), rules);
+    let status = self.keep_bound(bound);
+    Ok(self.duplicate_after(status))
   }
 
   /// Takes a seat in the listener group `group` on `address` (an IP
   /// address in text) and `port`: binds the group's socket when the group
   /// is new, or shares the one it has (a port of 0 then means the group's
-  /// port). Returns 0 or a negative errno: `EINVAL` when the group is on
-  /// another address.
+  /// port). Returns the descriptor for the Node handle or a negative errno:
+  /// `EINVAL` when the group is on another address.
   #[napi(catch_unwind)]
   pub fn bind_group_tcp(
     &mut self,
@@ -204,11 +211,13 @@ impl ServerHandle {
     let seat = Seat::take(&group, GroupAddress::Tcp(address), || {
       ListenSocket::bind_tcp(address, options)
     });
-    self.keep_seat(seat)
+    let status = self.keep_seat(seat);
+    self.duplicate_after(status)
   }
 
   /// Takes a seat in the listener group `group` on the Unix socket `name`,
-  /// binding it when the group is new. Returns 0 or a negative errno.
+  /// binding it when the group is new. Returns the descriptor for the Node
+  /// handle or a negative errno.
   #[napi(catch_unwind)]
   pub fn bind_group_pipe(&mut self, env: Env, group: String, name: String) -> Result<i32> {
     if !matches!(self.state, HandleState::Empty) {
@@ -219,7 +228,8 @@ impl ServerHandle {
     let seat = Seat::take(&group, asked, || {
       ListenSocket::bind_pipe(name.as_bytes(), rules)
     });
-    Ok(self.keep_seat(seat))
+    let status = self.keep_seat(seat);
+    Ok(self.duplicate_after(status))
   }
 
   /// Takes over an inherited listening (or bound) socket descriptor, or a
@@ -356,13 +366,15 @@ impl ServerHandle {
   }
 
   /// Stops accepting and closes the socket (removing a Unix socket file
-  /// this handle created). Connections already delivered stay open.
+  /// this handle created). Connections already delivered stay open. The
+  /// handle is empty again: JavaScript may bind it anew (making a handle
+  /// costs more than reusing one).
   #[napi(catch_unwind)]
   pub fn close(&mut self) {
     if let Some(fd) = self.public_descriptor.take() {
       release(fd);
     }
-    match std::mem::replace(&mut self.state, HandleState::Closed) {
+    match std::mem::replace(&mut self.state, HandleState::Empty) {
       HandleState::Listening(listening) => listening.shut_down(),
       HandleState::Bound(socket) => drop(socket),
       HandleState::Joined(seat) => drop(seat),
@@ -515,6 +527,20 @@ impl ServerHandle {
     }
   }
 
+  /// What a bind method returns: after a `status` of 0, the duplicate for
+  /// the Node handle (a handle that cannot make one is closed, not left
+  /// bound); a failed status as it is.
+  fn duplicate_after(&mut self, status: i32) -> i32 {
+    if status != 0 {
+      return status;
+    }
+    let duplicate = self.duplicate();
+    if duplicate < 0 {
+      self.close();
+    }
+    duplicate
+  }
+
   /// Stores a seat in a group, or returns the errno of the failure.
   fn keep_seat(&mut self, seat: std::io::Result<Seat>) -> i32 {
     match seat {
@@ -560,19 +586,23 @@ fn start_listening(
       return Ok(Err((still_bound(socket), errno_of(&error))));
     }
     bridge = Arc::new(EventBridge::new(env, onevents)?);
-    let started = runtime::idle_listeners().and_then(|idle| {
-      AcceptLoop::start_when_connected(
-        &idle,
-        SharedSocket(Arc::clone(&socket)),
-        Arc::clone(&bridge),
-      )
-    });
-    match started {
-      Ok(started) => accept = started,
+    let idle = match runtime::idle_listeners() {
+      Ok(idle) => idle,
       Err(error) => {
         bridge.close();
-        // The loop's reference went with it.
         return Ok(Err((still_bound(socket), errno_of(&error))));
+      }
+    };
+    accept = AcceptLoop::start_when_connected(
+      &idle,
+      SharedSocket(Arc::clone(&socket)),
+      Arc::clone(&bridge),
+    );
+    // Watched from the loop's next poll on, as libuv watches Node's
+    // listeners; where that cannot be arranged, at once.
+    if let Some(watch) = accept.watcher() {
+      if let Err(watch) = before_next_poll(env, Box::new(watch)) {
+        watch();
       }
     }
   } else {
