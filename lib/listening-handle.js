@@ -56,8 +56,9 @@ const topLevel = new ContextOnly('RSNET_ACCEPT');
  * owns), or returns a negative errno (the descriptor stays the caller's).
  */
 function newNodeHandle(kind, fd) {
-  const Handle = listeningHandleClass(kind);
-  const handle = new Handle(SERVER);
+  const { TCP, Pipe } = handles();
+  const handle = new (kind === 'pipe' ? Pipe : TCP)(SERVER);
+  Object.setPrototypeOf(handle, listeningPrototype(kind));
   const err = handle.open(fd);
   if (err) {
     handle.close();
@@ -69,7 +70,7 @@ function newNodeHandle(kind, fd) {
 /**
  * Puts the native listener `native` (bound or adopted, not yet listening)
  * behind `handle`, one of Node's TCP or Pipe handles on the same socket
- * from elsewhere (see `listeningHandleClass` for rs-net's own).
+ * from elsewhere (see `listeningPrototype` for rs-net's own).
  * @param {import('../binding').ServerHandle} native
  */
 function attachListener(handle, native) {
@@ -135,42 +136,35 @@ const listenerMethodDescriptors = listenerMethodNames.map((name) => ({
   enumerable: false,
 }));
 
-// The classes of the Node handles rs-net makes for its own sockets: Node's
-// TCP and Pipe, extended (same names; instances of Node's classes) with the
-// listener's methods on the prototype, where a handle from elsewhere gets
-// them as its own properties (attachListener): defining four properties on
-// each handle would cost more than the socket's system calls.
-let listeningClasses;
+// The prototypes of the Node handles rs-net makes for its own sockets:
+// Node's TCP and Pipe prototypes, extended with the listener's methods
+// (where a handle from elsewhere gets them as its own properties, in
+// attachListener: defining four properties on each handle would cost more
+// than the socket's system calls, and a subclass's constructor more than
+// a change of prototype). Handles keep Node's constructor, name and keys.
+let listeningPrototypes;
 
 /** @param {'tcp' | 'pipe'} kind */
-function listeningHandleClass(kind) {
-  if (listeningClasses === undefined) {
+function listeningPrototype(kind) {
+  if (listeningPrototypes === undefined) {
     const { TCP, Pipe } = handles();
-    listeningClasses = { tcp: extendWithListener(TCP), pipe: extendWithListener(Pipe) };
+    listeningPrototypes = {
+      tcp: extendWithListener(TCP.prototype),
+      pipe: extendWithListener(Pipe.prototype),
+    };
   }
-  return listeningClasses[kind];
+  return listeningPrototypes[kind];
 }
 
-function extendWithListener(Base) {
-  const Listening = {
-    [Base.name]: class extends Base {
-      constructor(type) {
-        super(type);
-      }
-    },
-  }[Base.name];
+function extendWithListener(base) {
+  const prototype = Object.create(base);
   for (let index = 0; index < listenerMethodNames.length; index++) {
-    Object.defineProperty(Listening.prototype, listenerMethodNames[index], listenerMethodDescriptors[index]);
+    Object.defineProperty(prototype, listenerMethodNames[index], listenerMethodDescriptors[index]);
   }
-  Object.defineProperty(Listening.prototype, kNodeMethods, {
-    value: {
-      close: Base.prototype.close,
-      ref: Base.prototype.ref,
-      unref: Base.prototype.unref,
-      own: undefined,
-    },
+  Object.defineProperty(prototype, kNodeMethods, {
+    value: { close: base.close, ref: base.ref, unref: base.unref, own: undefined },
   });
-  return Listening;
+  return prototype;
 }
 
 // Closed native handles, kept for the next listen() to bind again: making

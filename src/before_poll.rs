@@ -28,7 +28,20 @@ struct UvHandle {
 /// libuv's `UV_PREPARE` in `uv_handle_type` (fixed across libuv 1.x).
 const UV_PREPARE: libc::c_int = 9;
 
+/// Node-API's asynchronous cleanup hooks (Node-API 8, which every Node
+/// rs-net supports has), declared here: napi-rs's Node-API 8 feature would
+/// also add a type-tag check to every method call.
+type AsyncCleanupHandle = *mut c_void;
+type AsyncCleanupHook = unsafe extern "C" fn(handle: AsyncCleanupHandle, data: *mut c_void);
+
 extern "C" {
+  fn napi_add_async_cleanup_hook(
+    env: sys::napi_env,
+    hook: AsyncCleanupHook,
+    arg: *mut c_void,
+    remove_handle: *mut AsyncCleanupHandle,
+  ) -> sys::napi_status;
+  fn napi_remove_async_cleanup_hook(remove_handle: AsyncCleanupHandle) -> sys::napi_status;
   fn uv_handle_size(kind: libc::c_int) -> usize;
   fn uv_prepare_init(event_loop: *mut c_void, handle: *mut UvHandle) -> libc::c_int;
   fn uv_prepare_start(
@@ -63,7 +76,7 @@ struct EnvPrepare {
 struct Closing {
   handle: *mut UvHandle,
   memory: *mut [u128],
-  done: sys::napi_async_cleanup_hook_handle,
+  done: AsyncCleanupHandle,
 }
 
 thread_local! {
@@ -131,9 +144,8 @@ fn make_prepare(env: &Env) -> io::Result<EnvPrepare> {
   let mut done = ptr::null_mut();
   // SAFETY: `env` is live on this thread; the hook's data is the handle,
   // which stays open until the hook closes it.
-  let status = unsafe {
-    sys::napi_add_async_cleanup_hook(env.raw(), Some(close_at_teardown), handle.cast(), &mut done)
-  };
+  let status =
+    unsafe { napi_add_async_cleanup_hook(env.raw(), close_at_teardown, handle.cast(), &mut done) };
   if status != sys::Status::napi_ok {
     // Nothing would close the handle before the loop closes: close it now.
     close(handle, memory, ptr::null_mut());
@@ -150,7 +162,7 @@ fn make_prepare(env: &Env) -> io::Result<EnvPrepare> {
 
 /// Closes `handle` (open, of this thread's loop); its storage is freed
 /// and `done` (unless null) removed once libuv has closed it.
-fn close(handle: *mut UvHandle, memory: *mut [u128], done: sys::napi_async_cleanup_hook_handle) {
+fn close(handle: *mut UvHandle, memory: *mut [u128], done: AsyncCleanupHandle) {
   CLOSING.with(|closing| {
     closing.borrow_mut().push(Closing {
       handle,
@@ -188,10 +200,7 @@ unsafe extern "C" fn run_queue(handle: *mut UvHandle) {
 /// The asynchronous cleanup hook: closes the environment's prepare handle,
 /// dropping work still queued (what it would have watched is stopped by
 /// its own cleanup). Node's teardown waits until [`free_closed`] is done.
-unsafe extern "C" fn close_at_teardown(
-  done: sys::napi_async_cleanup_hook_handle,
-  data: *mut c_void,
-) {
+unsafe extern "C" fn close_at_teardown(done: AsyncCleanupHandle, data: *mut c_void) {
   let handle = data.cast::<UvHandle>();
   let removed = PREPARES.with(|prepares| {
     let mut prepares = prepares.borrow_mut();
@@ -210,7 +219,7 @@ unsafe extern "C" fn close_at_teardown(
     // SAFETY: `done` is the handle Node passed to this hook (never
     // reached: every hook's handle is in the list).
     None => unsafe {
-      sys::napi_remove_async_cleanup_hook(done);
+      napi_remove_async_cleanup_hook(done);
     },
   }
 }
@@ -231,6 +240,6 @@ unsafe extern "C" fn free_closed(handle: *mut UvHandle) {
   drop(unsafe { Box::from_raw(closed.memory) });
   if !closed.done.is_null() {
     // SAFETY: `done` is the handle Node passed to the hook, removed once.
-    unsafe { sys::napi_remove_async_cleanup_hook(closed.done) };
+    unsafe { napi_remove_async_cleanup_hook(closed.done) };
   }
 }
