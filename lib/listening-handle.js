@@ -327,13 +327,19 @@ function attachToNodeHandle(handle) {
 function detachListener(handle) {
   if (!hasListener(handle)) return;
   stopListener(handle);
+  delete handle[kNative];
+  const prototype = Object.getPrototypeOf(handle);
+  if (prototype === listeningPrototypes?.tcp || prototype === listeningPrototypes?.pipe) {
+    // One of rs-net's own: Node's prototype again.
+    Object.setPrototypeOf(handle, Object.getPrototypeOf(prototype));
+    return;
+  }
   const { own } = handle[kNodeMethods];
   for (const name of listenerMethodNames) {
     const descriptor = own?.find((entry) => entry[0] === name)?.[1];
     if (descriptor === undefined) delete handle[name];
     else Object.defineProperty(handle, name, descriptor);
   }
-  delete handle[kNative];
   handle[kNodeMethods] = undefined;
 }
 
