@@ -104,7 +104,10 @@ const listenerMethods = {
   listen(backlog) {
     const native = /** @type {import('../binding').ServerHandle | undefined} */ (this[kNative]);
     if (native === undefined) return -9; // EBADF: closed
-    const err = native.listen(backlog, () => acceptEvents(this));
+    // Converted here, as Node's handle converts it (Int32Value: valueOf
+    // runs, Symbols and BigInts throw), so that no JavaScript runs inside
+    // the native call.
+    const err = native.listen(+backlog | 0, () => acceptEvents(this));
     if (err === 0 && this[kServerResource] === undefined) {
       const type = this instanceof handles().Pipe ? 'PIPESERVERWRAP' : 'TCPSERVERWRAP';
       this[kServerResource] = new ContextOnly(type);
@@ -286,6 +289,8 @@ function createListeningHandle(kind, bind, reusable) {
   const fd = bind(native);
   if (fd < 0) {
     native.close();
+    // Bound nothing: as good as new (a failed '::' before '0.0.0.0', say).
+    if (reusable && spareNatives.length < SPARE_NATIVES) spareNatives.push(native);
     return fd;
   }
   const handle = newNodeHandle(kind ?? /** @type {'tcp' | 'pipe'} */ (native.kind), fd);

@@ -19,11 +19,8 @@ use std::ptr;
 
 use napi::{sys, Env};
 
-/// An opaque `uv_handle_t` (here always a `uv_prepare_t`).
-#[repr(C)]
-struct UvHandle {
-  _private: [u8; 0],
-}
+// Here always a `uv_prepare_t`.
+use crate::node_loop::UvHandle;
 
 /// libuv's `UV_PREPARE` in `uv_handle_type` (fixed across libuv 1.x).
 const UV_PREPARE: libc::c_int = 9;

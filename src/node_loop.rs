@@ -10,7 +10,7 @@ use napi::{Env, Result};
 
 /// An opaque `uv_handle_t`.
 #[repr(C)]
-struct UvHandle {
+pub(crate) struct UvHandle {
   _private: [u8; 0],
 }
 

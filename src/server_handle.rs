@@ -5,7 +5,8 @@
 //! descriptor), listen, then read addresses, ref/unref and close. Binding and
 //! listening are synchronous on the JavaScript thread; `listen` then starts
 //! the accept loop on the tokio runtime. Methods that touch the socket
-//! return 0 or a negative errno, and JavaScript builds Node's error from it.
+//! return 0 (the bind methods: the Node handle's descriptor) or a negative
+//! errno, and JavaScript builds Node's error from it.
 
 use std::sync::{Arc, Mutex};
 
@@ -53,7 +54,9 @@ enum HandleState {
   Joined(Seat),
   /// A listening member of a listener group.
   Grouped(GroupMembership),
-  /// Closed for good.
+  /// Nothing usable: `listen`'s placeholder while it runs, and what a
+  /// listen that gave an inherited descriptor back leaves, until `close`
+  /// empties the handle.
   Closed,
 }
 
@@ -150,9 +153,8 @@ impl ServerHandle {
   }
 
   /// Binds a TCP socket to `address` (an IP address in text) and `port`.
-  /// Returns the descriptor for the Node handle (see
-  /// [`ServerHandle::duplicate`]) or a negative errno. `EADDRINUSE` is
-  /// reported by `listen`.
+  /// Returns the descriptor for the Node handle (as `duplicate` makes it)
+  /// or a negative errno. `EADDRINUSE` is reported by `listen`.
   #[napi(catch_unwind)]
   pub fn bind_tcp(&mut self, address: String, port: i32, ipv6_only: bool, reuse_port: bool) -> i32 {
     if !matches!(self.state, HandleState::Empty) {
