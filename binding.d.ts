@@ -122,9 +122,8 @@ export declare class ServerHandle {
   constructor()
   /**
    * Binds a TCP socket to `address` (an IP address in text) and `port`.
-   * Returns the descriptor for the Node handle (see
-   * [`ServerHandle::duplicate`]) or a negative errno. `EADDRINUSE` is
-   * reported by `listen`.
+   * Returns the descriptor for the Node handle (as `duplicate` makes it)
+   * or a negative errno. `EADDRINUSE` is reported by `listen`.
    */
   bindTcp(address: string, port: number, ipv6Only: boolean, reusePort: boolean): number
   /**
