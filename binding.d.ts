@@ -116,121 +116,6 @@ export interface PipePlan {
   options: Record<string, unknown>
 }
 
-/** A listening socket and its accept loop, driven from JavaScript. */
-export declare class ServerHandle {
-  /** Makes an empty handle. */
-  constructor()
-  /**
-   * Binds a TCP socket to `address` (an IP address in text) and `port`.
-   * Returns the descriptor for the Node handle (as `duplicate` makes it)
-   * or a negative errno. `EADDRINUSE` is reported by `listen`.
-   */
-  bindTcp(address: string, port: number, ipv6Only: boolean, reusePort: boolean): number
-  /**
-   * Binds a Unix-domain socket to `name` (a path, or an abstract name that
-   * starts with `'\0'`). Returns the descriptor for the Node handle or a
-   * negative errno. Names that do not fit are treated as the running Node
-   * version treats them.
-   */
-  bindPipe(name: string): number
-  /**
-   * Takes a seat in the listener group `group` on `address` (an IP
-   * address in text) and `port`: binds the group's socket when the group
-   * is new, or shares the one it has (a port of 0 then means the group's
-   * port). Returns the descriptor for the Node handle or a negative errno:
-   * `EINVAL` when the group is on another address.
-   */
-  bindGroupTcp(group: string, address: string, port: number, ipv6Only: boolean): number
-  /**
-   * Takes a seat in the listener group `group` on the Unix socket `name`,
-   * binding it when the group is new. Returns the descriptor for the Node
-   * handle or a negative errno.
-   */
-  bindGroupPipe(group: string, name: string): number
-  /**
-   * Takes over an inherited listening (or bound) socket descriptor, or a
-   * duplicate of it when `duplicate` is true (for a descriptor another
-   * handle object still owns and is about to close). Returns 0, or
-   * `-EINVAL` when `fd` is not a TCP or Unix stream socket.
-   */
-  open(fd: number, duplicate: boolean): number
-  /**
-   * Starts listening with `backlog` (converted like Node's `Int32Value`,
-   * which throws for Symbols and BigInts) and accepting on the tokio
-   * runtime (for a socket made here, from its first pending connection on:
-   * see [`crate::idle_listeners`]); `onevents()` is called on the JavaScript thread when events
-   * are waiting in `takeEvents()`. On a handle that already listens (one
-   * server adopting another's handle) it only applies the new backlog.
-   * Returns 0 or a negative errno (`EEXIST` for a descriptor rs-net
-   * already watches).
-   */
-  listen(backlog: unknown, onevents: () => void): number
-  /**
-   * A new close-on-exec descriptor of this handle's socket, for the Node
-   * handle that stands for it in JavaScript (which owns and closes it);
-   * or a negative errno (`EBADF` before binding and after closing, `EEXIST`
-   * when this handle already gave one out).
-   */
-  duplicate(): number
-  /** `'tcp'` or `'pipe'` once bound or adopted; `null` before and after. */
-  get kind(): string | null
-  /** The socket's descriptor, or -1 (like Node's `handle.fd`). */
-  get fd(): number
-  /** The bound IP address and port (`getsockname`), or a negative errno. */
-  getsockname(): SocketName | number
-  /**
-   * Grants everyone read and/or write access to the socket file
-   * (`readableAll` / `writableAll`). Returns 0 or a negative errno.
-   */
-  grantAccess(readable: boolean, writable: boolean): number
-  /**
-   * Stops accepting and closes the socket (removing a Unix socket file
-   * this handle created). Connections already delivered stay open. The
-   * handle is empty again: JavaScript may bind it anew (making a handle
-   * costs more than reusing one).
-   */
-  close(): void
-  /** Makes a listening handle keep the process alive (the default). */
-  ref(): void
-  /** Lets the process exit while this handle listens. */
-  unref(): void
-  /**
-   * Records how many connections a group member's server counts as open,
-   * which the group balances on (other handles ignore it).
-   */
-  setConnectionCount(count: number): void
-  /**
-   * An ArrayBuffer over the 32-bit count of open connections of a group
-   * member (bound or listening), which JavaScript keeps current with
-   * `Atomics.store` instead of calling `setConnectionCount`. `null` for
-   * other handles, for a count already handed out, and where the runtime
-   * cannot share memory with an ArrayBuffer.
-   */
-  connectionCounter(): ArrayBuffer | null
-  /** Whether this handle is a listening member of a listener group. */
-  get grouped(): boolean
-  /**
-   * Takes the next batch of events: descriptor numbers for connections,
-   * objects for refused connections and accept errors. Fewer than a full
-   * batch means the queue is drained and the next event wakes JavaScript
-   * again. Every descriptor taken must be adopted (`adoptConnection`) or
-   * closed (`closeConnection`); what is neither when the handle closes is
-   * closed with it.
-   */
-  takeEvents(): Array<number | ServerNotice>
-  /**
-   * A `net.Socket`'s handle now owns `fd`, a connection taken from this
-   * handle's events.
-   */
-  adoptConnection(fd: number): void
-  /**
-   * Closes `fd`, a connection taken from this handle's events that no
-   * socket will adopt. Returns false (closing nothing) for any number this
-   * handle does not hold: adopted, already closed, or closed with it.
-   */
-  closeConnection(fd: number): boolean
-}
-
 /**
  * A failed `accept(2)` as JavaScript sees it: the negative errno, which
  * JavaScript passes to `handle.onconnection(errno)` as libuv does.
@@ -305,3 +190,72 @@ export declare function newProbeSocket(unix: boolean): number
  * shape it has.
  */
 export declare function normalizeListenArgs(args: object, onStart: (arg: object) => unknown, onCommit: () => unknown, onSignal: (arg: object) => unknown, boundSocketClass: unknown, tcpClass: unknown, number: (arg: unknown) => number): BoundPlan | HandlePlan | DescriptorPlan | TcpPlan | PipePlan | BadPortPlan | NotAnObjectPlan | InvalidOptionsPlan
+
+/** See [`ServerHandle::adopt_connection`]. */
+export declare function serverHandleAdoptConnection(id: number, fd: number): void
+
+/** See [`ServerHandle::bind_group_pipe`]. */
+export declare function serverHandleBindGroupPipe(id: number, group: string, name: string): number
+
+/** See [`ServerHandle::bind_group_tcp`]. */
+export declare function serverHandleBindGroupTcp(id: number, group: string, address: string, port: number, ipv6Only: boolean): number
+
+/** See [`ServerHandle::bind_pipe`]. */
+export declare function serverHandleBindPipe(id: number, name: string): number
+
+/** See [`ServerHandle::bind_tcp`]. */
+export declare function serverHandleBindTcp(id: number, address: string, port: number, ipv6Only: boolean, reusePort: boolean): number
+
+/** See [`ServerHandle::close`]. The handle keeps its number, empty. */
+export declare function serverHandleClose(id: number): void
+
+/** See [`ServerHandle::close_connection`]. */
+export declare function serverHandleCloseConnection(id: number, fd: number): boolean
+
+/** See [`ServerHandle::connection_counter`]. */
+export declare function serverHandleConnectionCounter(id: number): ArrayBuffer | null
+
+/** See [`ServerHandle::duplicate`]. */
+export declare function serverHandleDuplicate(id: number): number
+
+/** See [`ServerHandle::fd`]. */
+export declare function serverHandleFd(id: number): number
+
+/** See [`ServerHandle::getsockname`]. */
+export declare function serverHandleGetsockname(id: number): SocketName | number
+
+/** See [`ServerHandle::grant_access`]. */
+export declare function serverHandleGrantAccess(id: number, readable: boolean, writable: boolean): number
+
+/** See [`ServerHandle::grouped`]. */
+export declare function serverHandleGrouped(id: number): boolean
+
+/** See [`ServerHandle::kind`]. */
+export declare function serverHandleKind(id: number): string | null
+
+/**
+ * See [`ServerHandle::listen`]: `backlog` is a 32-bit integer, as Node's
+ * `Int32Value` makes it (JavaScript converts it).
+ */
+export declare function serverHandleListen(id: number, backlog: number, onevents: () => void): number
+
+/** Makes an empty handle and returns its number. */
+export declare function serverHandleNew(): number
+
+/** See [`ServerHandle::open`]. */
+export declare function serverHandleOpen(id: number, fd: number, duplicate: boolean): number
+
+/** See [`ServerHandle::reference`]. */
+export declare function serverHandleRef(id: number): void
+
+/** Closes and forgets handle `id` (its JavaScript wrapper is gone). */
+export declare function serverHandleRelease(id: number): void
+
+/** See [`ServerHandle::set_connection_count`]. */
+export declare function serverHandleSetConnectionCount(id: number, count: number): void
+
+/** See [`ServerHandle::take_events`]. */
+export declare function serverHandleTakeEvents(id: number): Array<number | ServerNotice>
+
+/** See [`ServerHandle::unref`]. */
+export declare function serverHandleUnref(id: number): void

@@ -183,25 +183,31 @@ describe('the JavaScript that uses the addon type-checks against binding.d.ts', 
     expect(result.output).toMatch(/lib\/listen\.js.*not assignable to parameter of type 'never'/);
   });
 
-  // Every ServerHandle method lib/ calls (getsockname is called on Node's
-  // handle, not on rs-net's).
+  // Every addon function lib/ calls for a native handle
+  // (lib/native-handle.js; getsockname is called on Node's handle).
   test.each([
-    'bindTcp',
-    'bindPipe',
-    'bindGroupTcp',
-    'bindGroupPipe',
-    'open',
-    'duplicate',
-    'listen',
-    'takeEvents',
-    'adoptConnection',
-    'closeConnection',
-    'grantAccess',
-    'setConnectionCount',
-    'connectionCounter',
-  ])('a renamed ServerHandle.%s fails', (method) => {
+    'serverHandleNew',
+    'serverHandleRelease',
+    'serverHandleBindTcp',
+    'serverHandleBindPipe',
+    'serverHandleBindGroupTcp',
+    'serverHandleBindGroupPipe',
+    'serverHandleOpen',
+    'serverHandleDuplicate',
+    'serverHandleListen',
+    'serverHandleClose',
+    'serverHandleTakeEvents',
+    'serverHandleAdoptConnection',
+    'serverHandleCloseConnection',
+    'serverHandleGrantAccess',
+    'serverHandleSetConnectionCount',
+    'serverHandleConnectionCounter',
+  ])('a renamed %s fails', (method) => {
     const result = checkWithChangedBinding((types) =>
-      types.replace(new RegExp(`^  ${method}\\(`, 'm'), `  ${method}Renamed(`),
+      types.replace(
+        new RegExp(`^export declare function ${method}\\(`, 'm'),
+        `export declare function ${method}Renamed(`,
+      ),
     );
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(new RegExp(`Property '${method}' does not exist`));

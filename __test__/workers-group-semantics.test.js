@@ -105,7 +105,7 @@ test('servers of one group in one thread count and close their own connections',
 // Where the runtime cannot share memory with an ArrayBuffer, the native
 // handle offers no counter and the count is published by calling it.
 function withoutSharedCounter(run) {
-  const { prototype } = require('../binding').ServerHandle;
+  const { prototype } = require('../lib/native-handle').ServerHandle;
   const shared = prototype.connectionCounter;
   return async () => {
     prototype.connectionCounter = () => null;

@@ -82,7 +82,7 @@ function countConnections(server) {
   const native = nativeListener(server._handle);
   if (native === undefined) return;
   const buffer = native.connectionCounter();
-  /** @type {Uint32Array | import('../binding').ServerHandle} */
+  /** @type {Uint32Array | import('./native-handle').ServerHandle} */
   const counter = buffer === null ? native : new Uint32Array(buffer);
   server[kCounter] = counter;
   publishConnections(server);
@@ -110,7 +110,7 @@ function stopCountingConnections(server) {
 
 /** Tells the group of `server`, if it is a member, its count of open connections. */
 function publishConnections(server) {
-  /** @type {Uint32Array | import('../binding').ServerHandle | undefined} */
+  /** @type {Uint32Array | import('./native-handle').ServerHandle | undefined} */
   const counter = server[kCounter];
   if (counter === undefined) return;
   const count = server._connections;

@@ -17,9 +17,10 @@ const fs = require('fs');
 
 const binding = require('../binding');
 const errors = require('./errors');
+const { ServerHandle } = require('./native-handle');
 const internals = require('./node-internals');
 
-const { BATCH_SIZE, ServerHandle } = binding;
+const { BATCH_SIZE } = binding;
 const { SERVER, SOCKET, handles, runNextTicks } = internals;
 
 // The native ServerHandle behind a Node handle.
@@ -71,7 +72,7 @@ function newNodeHandle(kind, fd) {
  * Puts the native listener `native` (bound or adopted, not yet listening)
  * behind `handle`, one of Node's TCP or Pipe handles on the same socket
  * from elsewhere (see `listeningPrototype` for rs-net's own).
- * @param {import('../binding').ServerHandle} native
+ * @param {import('./native-handle').ServerHandle} native
  */
 function attachListener(handle, native) {
   handle[kNative] = native;
@@ -102,7 +103,7 @@ const listenerMethods = {
   // Starts (or, on a handle that already listens, re-applies the backlog
   // of) the native listener. Returns 0 or a negative errno, as Node's.
   listen(backlog) {
-    const native = /** @type {import('../binding').ServerHandle | undefined} */ (this[kNative]);
+    const native = /** @type {import('./native-handle').ServerHandle | undefined} */ (this[kNative]);
     if (native === undefined) return -9; // EBADF: closed
     // Converted here, as Node's handle converts it (Int32Value: valueOf
     // runs, Symbols and BigInts throw), so that no JavaScript runs inside
@@ -216,7 +217,7 @@ function acceptEvents(handle, pulled = false) {
 // does the same between its events (outside any async scope, as Node runs
 // them), so what a 'connection' listener schedules runs before the next
 // connection, as with Node's server.
-/** @param {import('../binding').ServerHandle} native */
+/** @param {import('./native-handle').ServerHandle} native */
 function deliver(handle, native, batch, start) {
   let index = start;
   // Whether the exception, if any, came from an event's listeners (that
@@ -244,7 +245,7 @@ function deliver(handle, native, batch, start) {
 }
 
 // An event is a connection's descriptor, or `{ errno }` for a failed accept.
-/** @param {import('../binding').ServerHandle} native */
+/** @param {import('./native-handle').ServerHandle} native */
 function onevent(handle, native, event) {
   if (typeof event === 'number') {
     const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event);
@@ -258,7 +259,7 @@ function onevent(handle, native, event) {
 // (a TCP handle of the connection kind, or a Pipe); the native side learns
 // that the descriptor is the handle's. A descriptor no handle could open is
 // closed, and the failure thrown, as an error of `open`.
-/** @param {import('../binding').ServerHandle} native */
+/** @param {import('./native-handle').ServerHandle} native */
 function newConnectionHandle(handle, native, fd) {
   const { TCP, Pipe } = handles();
   const Handle = handle instanceof Pipe ? Pipe : TCP;
@@ -281,7 +282,7 @@ function newConnectionHandle(handle, native, fd) {
  * native handle is one nothing but the Node handle keeps. Returns the
  * handle, or a negative errno.
  * @param {'tcp' | 'pipe' | undefined} kind
- * @param {(native: import('../binding').ServerHandle) => number} bind
+ * @param {(native: import('./native-handle').ServerHandle) => number} bind
  * @param {boolean} reusable
  */
 function createListeningHandle(kind, bind, reusable) {
@@ -350,7 +351,7 @@ function detachListener(handle) {
 
 /**
  * The native listener of a handle, for options only it knows (pipe modes).
- * @returns {import('../binding').ServerHandle | undefined}
+ * @returns {import('./native-handle').ServerHandle | undefined}
  */
 function nativeListener(handle) {
   return handle[kNative];

@@ -20,7 +20,9 @@
 //! - [`event_bridge`]: where events cross from tokio to the JavaScript thread.
 //! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
-//! - [`server_handle`]: the `ServerHandle` class JavaScript drives.
+//! - [`server_handle`]: the `ServerHandle` JavaScript drives.
+//! - [`handle_registry`]: JavaScript's handles by number, and the functions
+//!   it calls for them.
 //! - [`env_waker`]: one threadsafe function per environment wakes its listeners.
 //! - [`env_cleanup`]: stops native work when its Node environment ends.
 //! - [`errno`]: the one conversion of `io::Error` for JavaScript.
@@ -34,6 +36,7 @@ mod env_waker;
 mod errno;
 mod event_bridge;
 mod group;
+mod handle_registry;
 mod handover;
 mod idle_listeners;
 mod listen_args;

@@ -10,8 +10,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{ArrayBuffer, Either, Function, Unknown};
-use napi::{Env, JsValue, Result};
+use napi::bindgen_prelude::{ArrayBuffer, Either, Function};
+use napi::{Env, Result};
 use napi_derive::napi;
 
 use crate::accept_loop::{register, AcceptLoop, SharedSocket};
@@ -125,8 +125,8 @@ struct GroupMembership {
   cleanup: EnvCleanup,
 }
 
-/// A listening socket and its accept loop, driven from JavaScript.
-#[napi]
+/// A listening socket and its accept loop, driven from JavaScript (by
+/// number: see [`crate::handle_registry`]).
 pub struct ServerHandle {
   state: HandleState,
   /// The duplicate handed to JavaScript's Node handle, recorded as a
@@ -141,10 +141,8 @@ impl Default for ServerHandle {
   }
 }
 
-#[napi]
 impl ServerHandle {
   /// Makes an empty handle.
-  #[napi(constructor, catch_unwind)]
   pub fn new() -> Self {
     Self {
       state: HandleState::Empty,
@@ -155,7 +153,6 @@ impl ServerHandle {
   /// Binds a TCP socket to `address` (an IP address in text) and `port`.
   /// Returns the descriptor for the Node handle (as `duplicate` makes it)
   /// or a negative errno. `EADDRINUSE` is reported by `listen`.
-  #[napi(catch_unwind)]
   pub fn bind_tcp(&mut self, address: String, port: i32, ipv6_only: bool, reuse_port: bool) -> i32 {
     if !matches!(self.state, HandleState::Empty) {
       return -libc::EINVAL;
@@ -175,7 +172,6 @@ impl ServerHandle {
   /// starts with `'\0'`). Returns the descriptor for the Node handle or a
   /// negative errno. Names that do not fit are treated as the running Node
   /// version treats them.
-  #[napi(catch_unwind)]
   pub fn bind_pipe(&mut self, env: Env, name: String) -> Result<i32> {
     if !matches!(self.state, HandleState::Empty) {
       return Ok(-libc::EINVAL);
@@ -191,7 +187,6 @@ impl ServerHandle {
   /// is new, or shares the one it has (a port of 0 then means the group's
   /// port). Returns the descriptor for the Node handle or a negative errno:
   /// `EINVAL` when the group is on another address.
-  #[napi(catch_unwind)]
   pub fn bind_group_tcp(
     &mut self,
     group: String,
@@ -220,7 +215,6 @@ impl ServerHandle {
   /// Takes a seat in the listener group `group` on the Unix socket `name`,
   /// binding it when the group is new. Returns the descriptor for the Node
   /// handle or a negative errno.
-  #[napi(catch_unwind)]
   pub fn bind_group_pipe(&mut self, env: Env, group: String, name: String) -> Result<i32> {
     if !matches!(self.state, HandleState::Empty) {
       return Ok(-libc::EINVAL);
@@ -238,7 +232,6 @@ impl ServerHandle {
   /// duplicate of it when `duplicate` is true (for a descriptor another
   /// handle object still owns and is about to close). Returns 0, or
   /// `-EINVAL` when `fd` is not a TCP or Unix stream socket.
-  #[napi(catch_unwind)]
   pub fn open(&mut self, fd: i32, duplicate: bool) -> i32 {
     if !matches!(self.state, HandleState::Empty) || fd < 0 {
       return -libc::EINVAL;
@@ -251,22 +244,15 @@ impl ServerHandle {
     self.keep_bound(adopted)
   }
 
-  /// Starts listening with `backlog` (converted like Node's `Int32Value`,
-  /// which throws for Symbols and BigInts) and accepting on the tokio
+  /// Starts listening with `backlog` (JavaScript converts it as Node's
+  /// `Int32Value` does) and accepting on the tokio
   /// runtime (for a socket made here, from its first pending connection on:
   /// see [`crate::idle_listeners`]); `onevents()` is called on the JavaScript thread when events
   /// are waiting in `takeEvents()`. On a handle that already listens (one
   /// server adopting another's handle) it only applies the new backlog.
   /// Returns 0 or a negative errno (`EEXIST` for a descriptor rs-net
   /// already watches).
-  #[napi(catch_unwind)]
-  pub fn listen(
-    &mut self,
-    env: Env,
-    backlog: Unknown,
-    onevents: Function<'_, (), ()>,
-  ) -> Result<i32> {
-    let backlog = backlog.coerce_to_number()?.get_int32()?;
+  pub fn listen(&mut self, env: Env, backlog: i32, onevents: Function<'_, (), ()>) -> Result<i32> {
     match std::mem::replace(&mut self.state, HandleState::Closed) {
       HandleState::Bound(socket) => match start_listening(&env, socket, backlog, onevents)? {
         Ok(listening) => {
@@ -304,7 +290,6 @@ impl ServerHandle {
   /// handle that stands for it in JavaScript (which owns and closes it);
   /// or a negative errno (`EBADF` before binding and after closing, `EEXIST`
   /// when this handle already gave one out).
-  #[napi(catch_unwind)]
   pub fn duplicate(&mut self) -> i32 {
     use std::os::fd::AsRawFd;
     if self.public_descriptor.is_some() {
@@ -326,7 +311,6 @@ impl ServerHandle {
   }
 
   /// `'tcp'` or `'pipe'` once bound or adopted; `null` before and after.
-  #[napi(getter, catch_unwind)]
   pub fn kind(&self) -> Option<&'static str> {
     self.socket().map(|socket| match socket.kind() {
       SocketKind::Tcp => "tcp",
@@ -335,14 +319,12 @@ impl ServerHandle {
   }
 
   /// The socket's descriptor, or -1 (like Node's `handle.fd`).
-  #[napi(getter, catch_unwind)]
   pub fn fd(&self) -> i32 {
     use std::os::fd::AsRawFd;
     self.socket().map_or(-1, |socket| socket.as_raw_fd())
   }
 
   /// The bound IP address and port (`getsockname`), or a negative errno.
-  #[napi(catch_unwind)]
   pub fn getsockname(&self) -> Either<SocketName, i32> {
     let Some(socket) = self.socket() else {
       return Either::B(-libc::EBADF);
@@ -359,7 +341,6 @@ impl ServerHandle {
 
   /// Grants everyone read and/or write access to the socket file
   /// (`readableAll` / `writableAll`). Returns 0 or a negative errno.
-  #[napi(catch_unwind)]
   pub fn grant_access(&self, readable: bool, writable: bool) -> i32 {
     match self.socket() {
       Some(socket) => status_of(socket.grant_access_to_all(readable, writable)),
@@ -371,7 +352,6 @@ impl ServerHandle {
   /// this handle created). Connections already delivered stay open. The
   /// handle is empty again: JavaScript may bind it anew (making a handle
   /// costs more than reusing one).
-  #[napi(catch_unwind)]
   pub fn close(&mut self) {
     if let Some(fd) = self.public_descriptor.take() {
       release(fd);
@@ -389,20 +369,17 @@ impl ServerHandle {
   }
 
   /// Makes a listening handle keep the process alive (the default).
-  #[napi(js_name = "ref", catch_unwind)]
   pub fn reference(&self, env: Env) -> Result<()> {
     self.set_referenced(&env, true)
   }
 
   /// Lets the process exit while this handle listens.
-  #[napi(catch_unwind)]
   pub fn unref(&self, env: Env) -> Result<()> {
     self.set_referenced(&env, false)
   }
 
   /// Records how many connections a group member's server counts as open,
   /// which the group balances on (other handles ignore it).
-  #[napi(catch_unwind)]
   pub fn set_connection_count(&self, count: f64) {
     if let HandleState::Grouped(membership) = &self.state {
       // A count is never negative or huge.
@@ -415,7 +392,6 @@ impl ServerHandle {
   /// `Atomics.store` instead of calling `setConnectionCount`. `null` for
   /// other handles, for a count already handed out, and where the runtime
   /// cannot share memory with an ArrayBuffer.
-  #[napi(catch_unwind)]
   pub fn connection_counter<'env>(&self, env: &'env Env) -> Result<Option<ArrayBuffer<'env>>> {
     let count = match &self.state {
       HandleState::Joined(seat) => seat.count(),
@@ -446,7 +422,6 @@ impl ServerHandle {
   }
 
   /// Whether this handle is a listening member of a listener group.
-  #[napi(getter, catch_unwind)]
   pub fn grouped(&self) -> bool {
     matches!(self.state, HandleState::Grouped(_))
   }
@@ -457,7 +432,6 @@ impl ServerHandle {
   /// again. Every descriptor taken must be adopted (`adoptConnection`) or
   /// closed (`closeConnection`); what is neither when the handle closes is
   /// closed with it.
-  #[napi(catch_unwind)]
   pub fn take_events(&self) -> Vec<Either<u32, ServerNotice>> {
     match &self.state {
       HandleState::Listening(listening) => listening.listener.bridge.take_batch(),
@@ -479,7 +453,6 @@ impl ServerHandle {
 
   /// A `net.Socket`'s handle now owns `fd`, a connection taken from this
   /// handle's events.
-  #[napi(catch_unwind)]
   pub fn adopt_connection(&self, fd: i32) {
     if let Some(bridge) = self.bridge() {
       bridge.adopt(fd);
@@ -489,7 +462,6 @@ impl ServerHandle {
   /// Closes `fd`, a connection taken from this handle's events that no
   /// socket will adopt. Returns false (closing nothing) for any number this
   /// handle does not hold: adopted, already closed, or closed with it.
-  #[napi(catch_unwind)]
   pub fn close_connection(&self, fd: i32) -> bool {
     self
       .bridge()
@@ -710,8 +682,9 @@ fn join_listening(
 }
 
 impl Drop for ServerHandle {
-  /// A handle collected while listening (only possible at environment
-  /// teardown) still stops its loop and closes its socket.
+  /// A handle that goes while listening (released by JavaScript, or at
+  /// its environment's teardown: see [`crate::handle_registry`]) still
+  /// stops its loop and closes its socket.
   fn drop(&mut self) {
     self.close();
   }

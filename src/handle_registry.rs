@@ -1,0 +1,262 @@
+//! The [`ServerHandle`]s JavaScript drives, by number: the addon's functions
+//! JavaScript calls for them (`lib/native-handle.js` wraps them in a class).
+//!
+//! A handle lives in its JavaScript thread's registry under a number, not
+//! as a wrapped object: a call through napi-rs's class methods unwraps the
+//! object and records the borrow in a process-wide table, which costs more
+//! than most of what the methods do (a listen/close cycle makes several).
+//! A number can only name a handle of this thread or nothing, so a wrong
+//! one is refused (`EBADF`), never misread. Every call runs without calling
+//! JavaScript (arguments are converted before it), so a handle is never
+//! borrowed twice.
+//!
+//! A handle goes when JavaScript releases its number (its wrapper was
+//! collected) or when its environment ends; going closes it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use napi::bindgen_prelude::{ArrayBuffer, Either, Function};
+use napi::{sys, Env, Result};
+use napi_derive::napi;
+
+use crate::event_bridge::ServerNotice;
+use crate::server_handle::{ServerHandle, SocketName};
+
+/// A registered handle and the environment it belongs to.
+struct Entry {
+  env: sys::napi_env,
+  handle: ServerHandle,
+}
+
+thread_local! {
+  /// This thread's handles, by number.
+  static HANDLES: RefCell<HashMap<u32, Entry>> = RefCell::new(HashMap::new());
+  /// The environments of this thread whose teardown drops their handles.
+  static HOOKED: RefCell<Vec<sys::napi_env>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Numbers of handles, unique in the process.
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// `EBADF`, for a number that names no handle.
+const NO_HANDLE: i32 = -libc::EBADF;
+
+/// Runs `f` on handle `id`, or returns `missing` when there is none.
+fn with_handle<R>(id: u32, missing: R, f: impl FnOnce(&mut ServerHandle) -> R) -> R {
+  HANDLES.with(|handles| match handles.borrow_mut().get_mut(&id) {
+    Some(entry) => f(&mut entry.handle),
+    None => missing,
+  })
+}
+
+/// Makes an empty handle and returns its number.
+#[napi(catch_unwind)]
+pub fn server_handle_new(env: Env) -> Result<u32> {
+  drop_at_teardown(&env)?;
+  let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+  let entry = Entry {
+    env: env.raw(),
+    handle: ServerHandle::new(),
+  };
+  HANDLES.with(|handles| handles.borrow_mut().insert(id, entry));
+  Ok(id)
+}
+
+/// Closes and forgets handle `id` (its JavaScript wrapper is gone).
+#[napi(catch_unwind)]
+pub fn server_handle_release(id: u32) {
+  let entry = HANDLES.with(|handles| handles.borrow_mut().remove(&id));
+  // Dropped (and so closed) with the registry let go of.
+  drop(entry);
+}
+
+/// See [`ServerHandle::bind_tcp`].
+#[napi(catch_unwind)]
+pub fn server_handle_bind_tcp(
+  id: u32,
+  address: String,
+  port: i32,
+  ipv6_only: bool,
+  reuse_port: bool,
+) -> i32 {
+  with_handle(id, NO_HANDLE, |handle| {
+    handle.bind_tcp(address, port, ipv6_only, reuse_port)
+  })
+}
+
+/// See [`ServerHandle::bind_pipe`].
+#[napi(catch_unwind)]
+pub fn server_handle_bind_pipe(env: Env, id: u32, name: String) -> Result<i32> {
+  with_handle(id, Ok(NO_HANDLE), |handle| handle.bind_pipe(env, name))
+}
+
+/// See [`ServerHandle::bind_group_tcp`].
+#[napi(catch_unwind)]
+pub fn server_handle_bind_group_tcp(
+  id: u32,
+  group: String,
+  address: String,
+  port: i32,
+  ipv6_only: bool,
+) -> i32 {
+  with_handle(id, NO_HANDLE, |handle| {
+    handle.bind_group_tcp(group, address, port, ipv6_only)
+  })
+}
+
+/// See [`ServerHandle::bind_group_pipe`].
+#[napi(catch_unwind)]
+pub fn server_handle_bind_group_pipe(
+  env: Env,
+  id: u32,
+  group: String,
+  name: String,
+) -> Result<i32> {
+  with_handle(id, Ok(NO_HANDLE), |handle| {
+    handle.bind_group_pipe(env, group, name)
+  })
+}
+
+/// See [`ServerHandle::open`].
+#[napi(catch_unwind)]
+pub fn server_handle_open(id: u32, fd: i32, duplicate: bool) -> i32 {
+  with_handle(id, NO_HANDLE, |handle| handle.open(fd, duplicate))
+}
+
+/// See [`ServerHandle::listen`]: `backlog` is a 32-bit integer, as Node's
+/// `Int32Value` makes it (JavaScript converts it).
+#[napi(catch_unwind)]
+pub fn server_handle_listen(
+  env: Env,
+  id: u32,
+  backlog: i32,
+  onevents: Function<'_, (), ()>,
+) -> Result<i32> {
+  with_handle(id, Ok(NO_HANDLE), |handle| {
+    handle.listen(env, backlog, onevents)
+  })
+}
+
+/// See [`ServerHandle::duplicate`].
+#[napi(catch_unwind)]
+pub fn server_handle_duplicate(id: u32) -> i32 {
+  with_handle(id, NO_HANDLE, ServerHandle::duplicate)
+}
+
+/// See [`ServerHandle::kind`].
+#[napi(catch_unwind)]
+pub fn server_handle_kind(id: u32) -> Option<&'static str> {
+  with_handle(id, None, |handle| handle.kind())
+}
+
+/// See [`ServerHandle::fd`].
+#[napi(catch_unwind)]
+pub fn server_handle_fd(id: u32) -> i32 {
+  with_handle(id, -1, |handle| handle.fd())
+}
+
+/// See [`ServerHandle::getsockname`].
+#[napi(catch_unwind)]
+pub fn server_handle_getsockname(id: u32) -> Either<SocketName, i32> {
+  with_handle(id, Either::B(NO_HANDLE), |handle| handle.getsockname())
+}
+
+/// See [`ServerHandle::grant_access`].
+#[napi(catch_unwind)]
+pub fn server_handle_grant_access(id: u32, readable: bool, writable: bool) -> i32 {
+  with_handle(id, NO_HANDLE, |handle| {
+    handle.grant_access(readable, writable)
+  })
+}
+
+/// See [`ServerHandle::close`]. The handle keeps its number, empty.
+#[napi(catch_unwind)]
+pub fn server_handle_close(id: u32) {
+  with_handle(id, (), ServerHandle::close)
+}
+
+/// See [`ServerHandle::reference`].
+#[napi(catch_unwind)]
+pub fn server_handle_ref(env: Env, id: u32) -> Result<()> {
+  with_handle(id, Ok(()), |handle| handle.reference(env))
+}
+
+/// See [`ServerHandle::unref`].
+#[napi(catch_unwind)]
+pub fn server_handle_unref(env: Env, id: u32) -> Result<()> {
+  with_handle(id, Ok(()), |handle| handle.unref(env))
+}
+
+/// See [`ServerHandle::set_connection_count`].
+#[napi(catch_unwind)]
+pub fn server_handle_set_connection_count(id: u32, count: f64) {
+  with_handle(id, (), |handle| handle.set_connection_count(count))
+}
+
+/// See [`ServerHandle::connection_counter`].
+#[napi(catch_unwind)]
+pub fn server_handle_connection_counter(env: &Env, id: u32) -> Result<Option<ArrayBuffer<'_>>> {
+  with_handle(id, Ok(None), |handle| handle.connection_counter(env))
+}
+
+/// See [`ServerHandle::grouped`].
+#[napi(catch_unwind)]
+pub fn server_handle_grouped(id: u32) -> bool {
+  with_handle(id, false, |handle| handle.grouped())
+}
+
+/// See [`ServerHandle::take_events`].
+#[napi(catch_unwind)]
+pub fn server_handle_take_events(id: u32) -> Vec<Either<u32, ServerNotice>> {
+  with_handle(id, Vec::new(), |handle| handle.take_events())
+}
+
+/// See [`ServerHandle::adopt_connection`].
+#[napi(catch_unwind)]
+pub fn server_handle_adopt_connection(id: u32, fd: i32) {
+  with_handle(id, (), |handle| handle.adopt_connection(fd))
+}
+
+/// See [`ServerHandle::close_connection`].
+#[napi(catch_unwind)]
+pub fn server_handle_close_connection(id: u32, fd: i32) -> bool {
+  with_handle(id, false, |handle| handle.close_connection(fd))
+}
+
+/// Registers, once per environment, the cleanup hook that drops the
+/// environment's handles when it ends.
+fn drop_at_teardown(env: &Env) -> Result<()> {
+  let raw = env.raw();
+  if HOOKED.with(|hooked| hooked.borrow().contains(&raw)) {
+    return Ok(());
+  }
+  // SAFETY: `env` is live on this thread; the data is the environment's
+  // pointer, only compared, never dereferenced.
+  let status = unsafe { sys::napi_add_env_cleanup_hook(raw, Some(drop_handles), raw.cast()) };
+  if status != sys::Status::napi_ok {
+    return Err(napi::Error::from_status(napi::Status::from(status)));
+  }
+  HOOKED.with(|hooked| hooked.borrow_mut().push(raw));
+  Ok(())
+}
+
+/// The cleanup hook: drops (and so closes) every handle of the ending
+/// environment, outside the registry's borrow.
+unsafe extern "C" fn drop_handles(data: *mut c_void) {
+  let env = data.cast::<sys::napi_env__>();
+  HOOKED.with(|hooked| hooked.borrow_mut().retain(|hooked| *hooked != env));
+  let ending: Vec<Entry> = HANDLES.with(|handles| {
+    let mut handles = handles.borrow_mut();
+    let ids: Vec<u32> = handles
+      .iter()
+      .filter(|(_, entry)| entry.env == env)
+      .map(|(id, _)| *id)
+      .collect();
+    ids.iter().filter_map(|id| handles.remove(id)).collect()
+  });
+  // A panic must not unwind into Node.
+  let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(ending)));
+}
