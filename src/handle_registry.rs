@@ -31,9 +31,39 @@ struct Entry {
   handle: ServerHandle,
 }
 
+/// A thread's handles, by number.
+#[derive(Default)]
+struct Handles(HashMap<u32, Entry>);
+
+impl Drop for Handles {
+  /// At the thread's end, handles still here are let go of without being
+  /// closed: closing calls into their environment, which is gone by then
+  /// (its cleanup hook takes its handles out first; what remains is only
+  /// ever the main thread's at `process.exit()`, whose descriptors the
+  /// process's end closes).
+  fn drop(&mut self) {
+    for (_, entry) in self.0.drain() {
+      std::mem::forget(entry);
+    }
+  }
+}
+
+impl std::ops::Deref for Handles {
+  type Target = HashMap<u32, Entry>;
+  fn deref(&self) -> &Self::Target {
+    &self.0
+  }
+}
+
+impl std::ops::DerefMut for Handles {
+  fn deref_mut(&mut self) -> &mut Self::Target {
+    &mut self.0
+  }
+}
+
 thread_local! {
   /// This thread's handles, by number.
-  static HANDLES: RefCell<HashMap<u32, Entry>> = RefCell::new(HashMap::new());
+  static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
   /// The environments of this thread whose teardown drops their handles.
   static HOOKED: RefCell<Vec<sys::napi_env>> = const { RefCell::new(Vec::new()) };
 }
