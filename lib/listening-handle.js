@@ -172,7 +172,8 @@ function extendWithListener(base) {
 }
 
 // Closed native handles, kept for the next listen() to bind again: making
-// one costs more than binding does, and test suites listen and close by
+// one (a registry entry, and a wrapper watched for its collection) costs
+// several times a call into the addon, and test suites listen and close by
 // the thousand. A few are enough for that.
 const spareNatives = [];
 const SPARE_NATIVES = 8;
