@@ -191,71 +191,112 @@ export declare function newProbeSocket(unix: boolean): number
  */
 export declare function normalizeListenArgs(args: object, onStart: (arg: object) => unknown, onCommit: () => unknown, onSignal: (arg: object) => unknown, boundSocketClass: unknown, tcpClass: unknown, number: (arg: unknown) => number): BoundPlan | HandlePlan | DescriptorPlan | TcpPlan | PipePlan | BadPortPlan | NotAnObjectPlan | InvalidOptionsPlan
 
-/** See [`ServerHandle::adopt_connection`]. */
+/** A `net.Socket`'s handle now owns `fd`, taken from the events. */
 export declare function serverHandleAdoptConnection(id: number, fd: number): void
 
-/** See [`ServerHandle::bind_group_pipe`]. */
+/**
+ * Takes a seat in listener group `group` on the Unix socket `name`.
+ * Returns the descriptor for the Node handle or a negative errno.
+ */
 export declare function serverHandleBindGroupPipe(id: number, group: string, name: string): number
 
-/** See [`ServerHandle::bind_group_tcp`]. */
+/**
+ * Takes a seat in listener group `group` on `address` and `port` (0: the
+ * group's). Returns the descriptor for the Node handle or a negative
+ * errno (`EINVAL`: the group is on another address).
+ */
 export declare function serverHandleBindGroupTcp(id: number, group: string, address: string, port: number, ipv6Only: boolean): number
 
-/** See [`ServerHandle::bind_pipe`]. */
+/**
+ * Binds a Unix socket to `name` (a path, or an abstract name starting
+ * with NUL), as the running Node treats names. Returns the descriptor for
+ * the Node handle or a negative errno.
+ */
 export declare function serverHandleBindPipe(id: number, name: string): number
 
-/** See [`ServerHandle::bind_tcp`]. */
+/**
+ * Binds a TCP socket to `address` (an IP address in text) and `port`.
+ * Returns the descriptor for the Node handle or a negative errno
+ * (`EADDRINUSE` comes from listening).
+ */
 export declare function serverHandleBindTcp(id: number, address: string, port: number, ipv6Only: boolean, reusePort: boolean): number
 
-/** See [`ServerHandle::close`]. The handle keeps its number, empty. */
+/**
+ * Stops accepting and closes the socket (queued connections with it);
+ * the handle keeps its number, empty, and may be bound again.
+ */
 export declare function serverHandleClose(id: number): void
 
-/** See [`ServerHandle::close_connection`]. */
+/**
+ * Closes `fd`, taken from the events and adopted by nothing; false (and
+ * nothing closed) for a number the handle does not hold.
+ */
 export declare function serverHandleCloseConnection(id: number, fd: number): boolean
 
-/** See [`ServerHandle::connection_counter`]. */
+/**
+ * An ArrayBuffer over a group member's 32-bit count of open connections
+ * (kept with `Atomics.store`), or `null` (not a member, already handed
+ * out, or no shared memory).
+ */
 export declare function serverHandleConnectionCounter(id: number): ArrayBuffer | null
 
-/** See [`ServerHandle::duplicate`]. */
+/**
+ * A new close-on-exec descriptor of the socket for a Node handle, or a
+ * negative errno (`EBADF` unbound or closed, `EEXIST` one was given out).
+ */
 export declare function serverHandleDuplicate(id: number): number
 
-/** See [`ServerHandle::fd`]. */
+/** The socket's descriptor, or -1. */
 export declare function serverHandleFd(id: number): number
 
-/** See [`ServerHandle::getsockname`]. */
+/** The bound IP address and port, or a negative errno. */
 export declare function serverHandleGetsockname(id: number): SocketName | number
 
-/** See [`ServerHandle::grant_access`]. */
+/**
+ * Grants everyone read and/or write access to the Unix socket file.
+ * Returns 0 or a negative errno.
+ */
 export declare function serverHandleGrantAccess(id: number, readable: boolean, writable: boolean): number
 
-/** See [`ServerHandle::grouped`]. */
+/** Whether the handle is a listening member of a listener group. */
 export declare function serverHandleGrouped(id: number): boolean
 
-/** See [`ServerHandle::kind`]. */
+/** `'tcp'` or `'pipe'` once bound or adopted; `null` before and after. */
 export declare function serverHandleKind(id: number): string | null
 
 /**
- * See [`ServerHandle::listen`]: `backlog` is a 32-bit integer, as Node's
- * `Int32Value` makes it (JavaScript converts it).
+ * Starts listening with `backlog` (a 32-bit integer, as Node's
+ * `Int32Value` makes it: JavaScript converts it) and accepting; calls
+ * `onevents()` on this thread when events wait in `serverHandleTakeEvents`.
+ * On a handle that already listens it only applies the backlog. Returns 0
+ * or a negative errno (`EEXIST` for a descriptor rs-net already watches).
  */
 export declare function serverHandleListen(id: number, backlog: number, onevents: () => void): number
 
 /** Makes an empty handle and returns its number. */
 export declare function serverHandleNew(): number
 
-/** See [`ServerHandle::open`]. */
+/**
+ * Takes over the inherited socket `fd` (or, with `duplicate`, a duplicate
+ * of it). Returns 0 or `-EINVAL` (not a TCP or Unix stream socket).
+ */
 export declare function serverHandleOpen(id: number, fd: number, duplicate: boolean): number
 
-/** See [`ServerHandle::reference`]. */
+/** Makes a listening handle keep its event loop alive (the default). */
 export declare function serverHandleRef(id: number): void
 
 /** Closes and forgets handle `id` (its JavaScript wrapper is gone). */
 export declare function serverHandleRelease(id: number): void
 
-/** See [`ServerHandle::set_connection_count`]. */
+/** Tells a group member's group how many connections its server has open. */
 export declare function serverHandleSetConnectionCount(id: number, count: number): void
 
-/** See [`ServerHandle::take_events`]. */
+/**
+ * The next batch of events (descriptors, or `{ errno }` for failed
+ * accepts); fewer than a batch means none are left. Each descriptor must
+ * be adopted or closed with the functions below.
+ */
 export declare function serverHandleTakeEvents(id: number): Array<number | ServerNotice>
 
-/** See [`ServerHandle::unref`]. */
+/** Lets the event loop end while this handle listens. */
 export declare function serverHandleUnref(id: number): void

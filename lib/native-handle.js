@@ -6,7 +6,10 @@
 // for the numbered handle it stands for (src/handle_registry.rs keeps each
 // thread's handles by number; a method call through a napi-rs class would
 // cost more than most of what the methods do). The native handle goes, and
-// closes, once this object is collected, or when its environment ends.
+// closes, once this object is collected, or when its environment ends (a
+// wrapper whose realm was discarded first, a Jest test file's, is never
+// seen collected: its handle, empty unless a server was left open, stays
+// until then).
 
 const binding = require('../binding');
 
@@ -22,27 +25,42 @@ class ServerHandle {
     releaseWhenCollected.register(this, id);
   }
 
-  /** Binds a TCP socket: the Node handle's descriptor, or a negative errno. */
+  /**
+   * Binds a TCP socket: the Node handle's descriptor, or a negative errno.
+   * @param {string} address @param {number} port @param {boolean} ipv6Only @param {boolean} reusePort
+   */
   bindTcp(address, port, ipv6Only, reusePort) {
     return binding.serverHandleBindTcp(this[kId], address, port, ipv6Only, reusePort);
   }
 
-  /** Binds a Unix socket: the Node handle's descriptor, or a negative errno. */
+  /**
+   * Binds a Unix socket: the Node handle's descriptor, or a negative errno.
+   * @param {string} name
+   */
   bindPipe(name) {
     return binding.serverHandleBindPipe(this[kId], name);
   }
 
-  /** Takes a seat in a TCP listener group: the Node handle's descriptor, or a negative errno. */
+  /**
+   * Takes a seat in a TCP listener group: the Node handle's descriptor, or a negative errno.
+   * @param {string} group @param {string} address @param {number} port @param {boolean} ipv6Only
+   */
   bindGroupTcp(group, address, port, ipv6Only) {
     return binding.serverHandleBindGroupTcp(this[kId], group, address, port, ipv6Only);
   }
 
-  /** Takes a seat in a Unix socket listener group: the Node handle's descriptor, or a negative errno. */
+  /**
+   * Takes a seat in a Unix socket listener group: the Node handle's descriptor, or a negative errno.
+   * @param {string} group @param {string} name
+   */
   bindGroupPipe(group, name) {
     return binding.serverHandleBindGroupPipe(this[kId], group, name);
   }
 
-  /** Adopts an inherited descriptor (or a duplicate of it): 0 or a negative errno. */
+  /**
+   * Adopts an inherited descriptor (or a duplicate of it): 0 or a negative errno.
+   * @param {number} fd @param {boolean} duplicate
+   */
   open(fd, duplicate) {
     return binding.serverHandleOpen(this[kId], fd, duplicate);
   }
@@ -76,7 +94,10 @@ class ServerHandle {
     return binding.serverHandleGetsockname(this[kId]);
   }
 
-  /** `readableAll` / `writableAll` for a Unix socket: 0 or a negative errno. */
+  /**
+   * `readableAll` / `writableAll` for a Unix socket: 0 or a negative errno.
+   * @param {boolean} readable @param {boolean} writable
+   */
   grantAccess(readable, writable) {
     return binding.serverHandleGrantAccess(this[kId], readable, writable);
   }

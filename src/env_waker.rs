@@ -156,6 +156,13 @@ pub fn set_referenced(env: sys::napi_env, referenced: bool) {
   });
 }
 
+/// Makes `env`'s threadsafe function now, if it has none yet. Making it
+/// runs JavaScript (async hooks see its resource made), so a caller that
+/// must run none while it holds something calls this first.
+pub fn prepare(env: &Env) -> napi::Result<()> {
+  current_waker(env.raw()).map(drop)
+}
+
 /// This thread's waker for `env`, made on first use.
 fn current_waker(env: sys::napi_env) -> napi::Result<Arc<EnvWaker>> {
   let existing = CURRENT.with(|current| {

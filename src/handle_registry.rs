@@ -5,13 +5,18 @@
 //! as a wrapped object: a call through napi-rs's class methods unwraps the
 //! object and records the borrow in a process-wide table, which costs more
 //! than most of what the methods do (a listen/close cycle makes several).
-//! A number can only name a handle of this thread or nothing, so a wrong
-//! one is refused (`EBADF`), never misread. Every call runs without calling
-//! JavaScript (arguments are converted before it), so a handle is never
-//! borrowed twice.
+//! A number names a live handle of this thread or nothing (a new number
+//! skips live ones), so a wrong one is refused (`EBADF`), never taken for
+//! another kind of object. A call holds the registry while it runs and
+//! runs no JavaScript meanwhile: arguments are converted before it, and
+//! what would run JavaScript (making the environment's threadsafe function,
+//! whose resource async hooks see) is done before the registry is taken.
 //!
-//! A handle goes when JavaScript releases its number (its wrapper was
-//! collected) or when its environment ends; going closes it.
+//! A handle goes, closing, when JavaScript releases its number (its wrapper
+//! was collected) or when its environment ends. A wrapper whose realm is
+//! discarded first (a Jest test file's module registry) may never be
+//! collected as such: its handle, empty by then unless a server was left
+//! open, stays until the environment ends.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,6 +27,7 @@ use napi::bindgen_prelude::{ArrayBuffer, Either, Function};
 use napi::{sys, Env, Result};
 use napi_derive::napi;
 
+use crate::env_waker;
 use crate::event_bridge::ServerNotice;
 use crate::server_handle::{ServerHandle, SocketName};
 
@@ -86,13 +92,22 @@ fn with_handle<R>(id: u32, missing: R, f: impl FnOnce(&mut ServerHandle) -> R) -
 #[napi(catch_unwind)]
 pub fn server_handle_new(env: Env) -> Result<u32> {
   drop_at_teardown(&env)?;
-  let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
   let entry = Entry {
     env: env.raw(),
     handle: ServerHandle::new(),
   };
-  HANDLES.with(|handles| handles.borrow_mut().insert(id, entry));
-  Ok(id)
+  Ok(HANDLES.with(|handles| {
+    let mut handles = handles.borrow_mut();
+    // Past 2^32 numbers the counter wraps: never 0, never a live one.
+    let id = loop {
+      let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+      if id != 0 && !handles.contains_key(&id) {
+        break id;
+      }
+    };
+    handles.insert(id, entry);
+    id
+  }))
 }
 
 /// Closes and forgets handle `id` (its JavaScript wrapper is gone).
@@ -103,7 +118,9 @@ pub fn server_handle_release(id: u32) {
   drop(entry);
 }
 
-/// See [`ServerHandle::bind_tcp`].
+/// Binds a TCP socket to `address` (an IP address in text) and `port`.
+/// Returns the descriptor for the Node handle or a negative errno
+/// (`EADDRINUSE` comes from listening).
 #[napi(catch_unwind)]
 pub fn server_handle_bind_tcp(
   id: u32,
@@ -117,13 +134,17 @@ pub fn server_handle_bind_tcp(
   })
 }
 
-/// See [`ServerHandle::bind_pipe`].
+/// Binds a Unix socket to `name` (a path, or an abstract name starting
+/// with NUL), as the running Node treats names. Returns the descriptor for
+/// the Node handle or a negative errno.
 #[napi(catch_unwind)]
 pub fn server_handle_bind_pipe(env: Env, id: u32, name: String) -> Result<i32> {
   with_handle(id, Ok(NO_HANDLE), |handle| handle.bind_pipe(env, name))
 }
 
-/// See [`ServerHandle::bind_group_tcp`].
+/// Takes a seat in listener group `group` on `address` and `port` (0: the
+/// group's). Returns the descriptor for the Node handle or a negative
+/// errno (`EINVAL`: the group is on another address).
 #[napi(catch_unwind)]
 pub fn server_handle_bind_group_tcp(
   id: u32,
@@ -137,7 +158,8 @@ pub fn server_handle_bind_group_tcp(
   })
 }
 
-/// See [`ServerHandle::bind_group_pipe`].
+/// Takes a seat in listener group `group` on the Unix socket `name`.
+/// Returns the descriptor for the Node handle or a negative errno.
 #[napi(catch_unwind)]
 pub fn server_handle_bind_group_pipe(
   env: Env,
@@ -150,14 +172,18 @@ pub fn server_handle_bind_group_pipe(
   })
 }
 
-/// See [`ServerHandle::open`].
+/// Takes over the inherited socket `fd` (or, with `duplicate`, a duplicate
+/// of it). Returns 0 or `-EINVAL` (not a TCP or Unix stream socket).
 #[napi(catch_unwind)]
 pub fn server_handle_open(id: u32, fd: i32, duplicate: bool) -> i32 {
   with_handle(id, NO_HANDLE, |handle| handle.open(fd, duplicate))
 }
 
-/// See [`ServerHandle::listen`]: `backlog` is a 32-bit integer, as Node's
-/// `Int32Value` makes it (JavaScript converts it).
+/// Starts listening with `backlog` (a 32-bit integer, as Node's
+/// `Int32Value` makes it: JavaScript converts it) and accepting; calls
+/// `onevents()` on this thread when events wait in `serverHandleTakeEvents`.
+/// On a handle that already listens it only applies the backlog. Returns 0
+/// or a negative errno (`EEXIST` for a descriptor rs-net already watches).
 #[napi(catch_unwind)]
 pub fn server_handle_listen(
   env: Env,
@@ -165,36 +191,40 @@ pub fn server_handle_listen(
   backlog: i32,
   onevents: Function<'_, (), ()>,
 ) -> Result<i32> {
+  // May run JavaScript (async hooks): before the registry is taken.
+  env_waker::prepare(&env)?;
   with_handle(id, Ok(NO_HANDLE), |handle| {
     handle.listen(env, backlog, onevents)
   })
 }
 
-/// See [`ServerHandle::duplicate`].
+/// A new close-on-exec descriptor of the socket for a Node handle, or a
+/// negative errno (`EBADF` unbound or closed, `EEXIST` one was given out).
 #[napi(catch_unwind)]
 pub fn server_handle_duplicate(id: u32) -> i32 {
   with_handle(id, NO_HANDLE, ServerHandle::duplicate)
 }
 
-/// See [`ServerHandle::kind`].
+/// `'tcp'` or `'pipe'` once bound or adopted; `null` before and after.
 #[napi(catch_unwind)]
 pub fn server_handle_kind(id: u32) -> Option<&'static str> {
   with_handle(id, None, |handle| handle.kind())
 }
 
-/// See [`ServerHandle::fd`].
+/// The socket's descriptor, or -1.
 #[napi(catch_unwind)]
 pub fn server_handle_fd(id: u32) -> i32 {
   with_handle(id, -1, |handle| handle.fd())
 }
 
-/// See [`ServerHandle::getsockname`].
+/// The bound IP address and port, or a negative errno.
 #[napi(catch_unwind)]
 pub fn server_handle_getsockname(id: u32) -> Either<SocketName, i32> {
   with_handle(id, Either::B(NO_HANDLE), |handle| handle.getsockname())
 }
 
-/// See [`ServerHandle::grant_access`].
+/// Grants everyone read and/or write access to the Unix socket file.
+/// Returns 0 or a negative errno.
 #[napi(catch_unwind)]
 pub fn server_handle_grant_access(id: u32, readable: bool, writable: bool) -> i32 {
   with_handle(id, NO_HANDLE, |handle| {
@@ -202,55 +232,61 @@ pub fn server_handle_grant_access(id: u32, readable: bool, writable: bool) -> i3
   })
 }
 
-/// See [`ServerHandle::close`]. The handle keeps its number, empty.
+/// Stops accepting and closes the socket (queued connections with it);
+/// the handle keeps its number, empty, and may be bound again.
 #[napi(catch_unwind)]
 pub fn server_handle_close(id: u32) {
   with_handle(id, (), ServerHandle::close)
 }
 
-/// See [`ServerHandle::reference`].
+/// Makes a listening handle keep its event loop alive (the default).
 #[napi(catch_unwind)]
 pub fn server_handle_ref(env: Env, id: u32) -> Result<()> {
   with_handle(id, Ok(()), |handle| handle.reference(env))
 }
 
-/// See [`ServerHandle::unref`].
+/// Lets the event loop end while this handle listens.
 #[napi(catch_unwind)]
 pub fn server_handle_unref(env: Env, id: u32) -> Result<()> {
   with_handle(id, Ok(()), |handle| handle.unref(env))
 }
 
-/// See [`ServerHandle::set_connection_count`].
+/// Tells a group member's group how many connections its server has open.
 #[napi(catch_unwind)]
 pub fn server_handle_set_connection_count(id: u32, count: f64) {
   with_handle(id, (), |handle| handle.set_connection_count(count))
 }
 
-/// See [`ServerHandle::connection_counter`].
+/// An ArrayBuffer over a group member's 32-bit count of open connections
+/// (kept with `Atomics.store`), or `null` (not a member, already handed
+/// out, or no shared memory).
 #[napi(catch_unwind)]
 pub fn server_handle_connection_counter(env: &Env, id: u32) -> Result<Option<ArrayBuffer<'_>>> {
   with_handle(id, Ok(None), |handle| handle.connection_counter(env))
 }
 
-/// See [`ServerHandle::grouped`].
+/// Whether the handle is a listening member of a listener group.
 #[napi(catch_unwind)]
 pub fn server_handle_grouped(id: u32) -> bool {
   with_handle(id, false, |handle| handle.grouped())
 }
 
-/// See [`ServerHandle::take_events`].
+/// The next batch of events (descriptors, or `{ errno }` for failed
+/// accepts); fewer than a batch means none are left. Each descriptor must
+/// be adopted or closed with the functions below.
 #[napi(catch_unwind)]
 pub fn server_handle_take_events(id: u32) -> Vec<Either<u32, ServerNotice>> {
   with_handle(id, Vec::new(), |handle| handle.take_events())
 }
 
-/// See [`ServerHandle::adopt_connection`].
+/// A `net.Socket`'s handle now owns `fd`, taken from the events.
 #[napi(catch_unwind)]
 pub fn server_handle_adopt_connection(id: u32, fd: i32) {
   with_handle(id, (), |handle| handle.adopt_connection(fd))
 }
 
-/// See [`ServerHandle::close_connection`].
+/// Closes `fd`, taken from the events and adopted by nothing; false (and
+/// nothing closed) for a number the handle does not hold.
 #[napi(catch_unwind)]
 pub fn server_handle_close_connection(id: u32, fd: i32) -> bool {
   with_handle(id, false, |handle| handle.close_connection(fd))
