@@ -41,6 +41,18 @@ test('a handle whose wrapper is collected closes its socket', () => {
   expect(JSON.parse(result.stdout)).toEqual({ whileAlive: true, afterCollection: false });
 });
 
+// Making the environment's threadsafe function runs async hooks'
+// JavaScript; it is made before a listen holds the handle registry, so a
+// hook may use rs-net too.
+test('an async hook may listen while the first listen() is under way', () => {
+  const result = spawnSync(process.execPath, [path.join(__dirname, 'fixtures', 'async-hook-listen.js')], {
+    encoding: 'utf8',
+    timeout: 20000,
+  });
+  expect(result.stderr).toBe('');
+  expect(JSON.parse(result.stdout)).toEqual({ nested: 'number' });
+});
+
 function portTaken(port) {
   return new Promise((resolve) => {
     const probe = net.createServer();
