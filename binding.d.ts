@@ -246,9 +246,6 @@ export declare function serverHandleConnectionCounter(id: number): ArrayBuffer |
  */
 export declare function serverHandleDuplicate(id: number): number
 
-/** The socket's descriptor, or -1. */
-export declare function serverHandleFd(id: number): number
-
 /** The bound IP address and port, or a negative errno. */
 export declare function serverHandleGetsockname(id: number): SocketName | number
 
@@ -257,9 +254,6 @@ export declare function serverHandleGetsockname(id: number): SocketName | number
  * Returns 0 or a negative errno.
  */
 export declare function serverHandleGrantAccess(id: number, readable: boolean, writable: boolean): number
-
-/** Whether the handle is a listening member of a listener group. */
-export declare function serverHandleGrouped(id: number): boolean
 
 /** `'tcp'` or `'pipe'` once bound or adopted; `null` before and after. */
 export declare function serverHandleKind(id: number): string | null

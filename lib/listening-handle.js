@@ -181,6 +181,11 @@ const SPARE_NATIVES = 8;
 // listener group's count does is not given back).
 const kReusableNative = Symbol('kReusableNative');
 
+/** Keeps a closed native handle for a later listen(), if there is room. */
+function keepSpare(native) {
+  if (spareNatives.length < SPARE_NATIVES) spareNatives.push(native);
+}
+
 // Stops the native listener (its queued connections are closed) and
 // releases what it held; the Node handle's own close follows.
 function stopListener(handle) {
@@ -188,7 +193,7 @@ function stopListener(handle) {
   if (native === undefined) return;
   handle[kNative] = undefined;
   native.close();
-  if (handle[kReusableNative] === true && spareNatives.length < SPARE_NATIVES) spareNatives.push(native);
+  if (handle[kReusableNative] === true) keepSpare(native);
   const resource = handle[kServerResource];
   if (resource !== undefined) {
     handle[kServerResource] = undefined;
@@ -292,7 +297,7 @@ function createListeningHandle(kind, bind, reusable) {
   if (fd < 0) {
     native.close();
     // Bound nothing: as good as new (a failed '::' before '0.0.0.0', say).
-    if (reusable && spareNatives.length < SPARE_NATIVES) spareNatives.push(native);
+    if (reusable) keepSpare(native);
     return fd;
   }
   const handle = newNodeHandle(kind ?? /** @type {'tcp' | 'pipe'} */ (native.kind), fd);

@@ -85,11 +85,6 @@ class ServerHandle {
     return binding.serverHandleKind(this[kId]);
   }
 
-  /** The socket's descriptor, or -1. */
-  get fd() {
-    return binding.serverHandleFd(this[kId]);
-  }
-
   getsockname() {
     return binding.serverHandleGetsockname(this[kId]);
   }
@@ -123,11 +118,6 @@ class ServerHandle {
   /** A group member's shared count of open connections, or null. */
   connectionCounter() {
     return binding.serverHandleConnectionCounter(this[kId]);
-  }
-
-  /** Whether this is a listening member of a listener group. */
-  get grouped() {
-    return binding.serverHandleGrouped(this[kId]);
   }
 
   /** The next batch of events: descriptors, or `{ errno }` objects. */

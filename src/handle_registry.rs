@@ -54,19 +54,6 @@ impl Drop for Handles {
   }
 }
 
-impl std::ops::Deref for Handles {
-  type Target = HashMap<u32, Entry>;
-  fn deref(&self) -> &Self::Target {
-    &self.0
-  }
-}
-
-impl std::ops::DerefMut for Handles {
-  fn deref_mut(&mut self) -> &mut Self::Target {
-    &mut self.0
-  }
-}
-
 thread_local! {
   /// This thread's handles, by number.
   static HANDLES: RefCell<Handles> = RefCell::new(Handles::default());
@@ -82,7 +69,7 @@ const NO_HANDLE: i32 = -libc::EBADF;
 
 /// Runs `f` on handle `id`, or returns `missing` when there is none.
 fn with_handle<R>(id: u32, missing: R, f: impl FnOnce(&mut ServerHandle) -> R) -> R {
-  HANDLES.with(|handles| match handles.borrow_mut().get_mut(&id) {
+  HANDLES.with(|handles| match handles.borrow_mut().0.get_mut(&id) {
     Some(entry) => f(&mut entry.handle),
     None => missing,
   })
@@ -101,11 +88,11 @@ pub fn server_handle_new(env: Env) -> Result<u32> {
     // Past 2^32 numbers the counter wraps: never 0, never a live one.
     let id = loop {
       let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-      if id != 0 && !handles.contains_key(&id) {
+      if id != 0 && !handles.0.contains_key(&id) {
         break id;
       }
     };
-    handles.insert(id, entry);
+    handles.0.insert(id, entry);
     id
   }))
 }
@@ -113,7 +100,7 @@ pub fn server_handle_new(env: Env) -> Result<u32> {
 /// Closes and forgets handle `id` (its JavaScript wrapper is gone).
 #[napi(catch_unwind)]
 pub fn server_handle_release(id: u32) {
-  let entry = HANDLES.with(|handles| handles.borrow_mut().remove(&id));
+  let entry = HANDLES.with(|handles| handles.borrow_mut().0.remove(&id));
   // Dropped (and so closed) with the registry let go of.
   drop(entry);
 }
@@ -211,12 +198,6 @@ pub fn server_handle_kind(id: u32) -> Option<&'static str> {
   with_handle(id, None, |handle| handle.kind())
 }
 
-/// The socket's descriptor, or -1.
-#[napi(catch_unwind)]
-pub fn server_handle_fd(id: u32) -> i32 {
-  with_handle(id, -1, |handle| handle.fd())
-}
-
 /// The bound IP address and port, or a negative errno.
 #[napi(catch_unwind)]
 pub fn server_handle_getsockname(id: u32) -> Either<SocketName, i32> {
@@ -265,12 +246,6 @@ pub fn server_handle_connection_counter(env: &Env, id: u32) -> Result<Option<Arr
   with_handle(id, Ok(None), |handle| handle.connection_counter(env))
 }
 
-/// Whether the handle is a listening member of a listener group.
-#[napi(catch_unwind)]
-pub fn server_handle_grouped(id: u32) -> bool {
-  with_handle(id, false, |handle| handle.grouped())
-}
-
 /// The next batch of events (descriptors, or `{ errno }` for failed
 /// accepts); fewer than a batch means none are left. Each descriptor must
 /// be adopted or closed with the functions below.
@@ -317,11 +292,12 @@ unsafe extern "C" fn drop_handles(data: *mut c_void) {
   let ending: Vec<Entry> = HANDLES.with(|handles| {
     let mut handles = handles.borrow_mut();
     let ids: Vec<u32> = handles
+      .0
       .iter()
       .filter(|(_, entry)| entry.env == env)
       .map(|(id, _)| *id)
       .collect();
-    ids.iter().filter_map(|id| handles.remove(id)).collect()
+    ids.iter().filter_map(|id| handles.0.remove(id)).collect()
   });
   // A panic must not unwind into Node.
   let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(ending)));

@@ -320,12 +320,20 @@ mod tests {
     (start, on_start)
   }
 
+  /// A listening socket (kept open by the caller) entered, not yet
+  /// watched, among new idle listeners of `runtime`; its port; and what its
+  /// loop reports once started.
+  fn entered(runtime: &Runtime) -> (Idle, ListenSocket, u16, mpsc::Receiver<String>) {
+    let (socket, port) = listening();
+    let (start, on_start) = reporting_start();
+    let idle = Idle::wait(&IdleListeners::start(runtime).unwrap(), &socket, start);
+    (idle, socket, port, on_start)
+  }
+
   #[test]
   fn the_first_connection_starts_the_loop_on_the_runtime() {
     let runtime = runtime();
-    let (socket, port) = listening();
-    let (start, on_start) = reporting_start();
-    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start);
+    let (idle, _socket, port, on_start) = entered(&runtime);
     idle.watcher()();
     // Nothing pending: not started.
     assert!(on_start.recv_timeout(Duration::from_millis(50)).is_err());
@@ -348,9 +356,7 @@ mod tests {
   #[test]
   fn a_listener_is_watched_only_once_its_watcher_runs() {
     let runtime = runtime();
-    let (socket, port) = listening();
-    let (start, on_start) = reporting_start();
-    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start);
+    let (idle, _socket, port, on_start) = entered(&runtime);
     let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     assert!(on_start.recv_timeout(Duration::from_millis(50)).is_err());
     let watch = idle.watcher();
@@ -365,9 +371,7 @@ mod tests {
   #[test]
   fn a_cancelled_listener_never_starts() {
     let runtime = runtime();
-    let (socket, port) = listening();
-    let (start, on_start) = reporting_start();
-    let idle = Idle::wait(&IdleListeners::start(&runtime).unwrap(), &socket, start);
+    let (idle, _socket, port, on_start) = entered(&runtime);
     idle.watcher()();
     let listeners = Arc::clone(&idle.idle);
     assert!(idle.cancel().is_some(), "still waiting, so taken back");

@@ -318,12 +318,6 @@ impl ServerHandle {
     })
   }
 
-  /// The socket's descriptor, or -1 (like Node's `handle.fd`).
-  pub fn fd(&self) -> i32 {
-    use std::os::fd::AsRawFd;
-    self.socket().map_or(-1, |socket| socket.as_raw_fd())
-  }
-
   /// The bound IP address and port (`getsockname`), or a negative errno.
   pub fn getsockname(&self) -> Either<SocketName, i32> {
     let Some(socket) = self.socket() else {
@@ -419,11 +413,6 @@ impl ServerHandle {
       return Ok(None);
     }
     Ok(Some(buffer))
-  }
-
-  /// Whether this handle is a listening member of a listener group.
-  pub fn grouped(&self) -> bool {
-    matches!(self.state, HandleState::Grouped(_))
   }
 
   /// Takes the next batch of events: descriptor numbers for connections,
