@@ -6,7 +6,7 @@
 // the same way in lib/listen-primitive-args.js without the native call);
 // this file acts on that decision with Node's timing: binding is
 // synchronous when no host is given, a host is resolved with dns.lookup
-// first, and 'listening' / 'error' are emitted on process.nextTick.
+// first, and 'listening' / 'error' are emitted on (Node's own) process.nextTick.
 
 const dc = require('diagnostics_channel');
 const { addAbortListener } = require('events');
@@ -33,7 +33,7 @@ const {
 const { behaviour } = require('./node-version');
 
 const { ListenKind, checkInheritedDescriptor, normalizeListenArgs } = binding;
-const { asyncIdSymbol, boundSocket: boundSocketInternals, handles, isNodeHandle } = internals;
+const { asyncIdSymbol, boundSocket: boundSocketInternals, handles, isNodeHandle, nextTick } = internals;
 
 // libuv's bind flags, as Node passes them around.
 const IPV6_ONLY = 1;
@@ -166,7 +166,7 @@ function addServerAbortSignalOption(self, options) {
     self.close();
   };
   if (signal.aborted) {
-    process.nextTick(onAborted);
+    nextTick(onAborted);
   } else {
     const disposable = addAbortListener(signal, onAborted);
     // Keyed by Node's own Symbol.dispose, which a vm context (Jest's
@@ -344,7 +344,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
     if (typeof rval === 'number') {
       const error = errors.exceptionWithHostPort(rval, 'listen', address, port);
       if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
-      process.nextTick(emitErrorNT, this, error);
+      nextTick(emitErrorNT, this, error);
       return;
     }
     this._handle = rval;
@@ -367,7 +367,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
     this._handle.close();
     this._handle = null;
     if (listenChannel.error.hasSubscribers) listenChannel.error.publish({ server: this, error });
-    process.nextTick(emitErrorNT, this, error);
+    nextTick(emitErrorNT, this, error);
     return;
   }
 
@@ -378,7 +378,7 @@ function setupListenHandle(address, port, addressType, backlog, fd, flags) {
   // Unref the handle if the server was unref'ed before listening.
   if (this._unref) this.unref();
 
-  process.nextTick(emitListeningNT, this);
+  nextTick(emitListeningNT, this);
 }
 
 // Returns a bound listening handle, or a negative errno.

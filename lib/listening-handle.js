@@ -21,7 +21,7 @@ const { ServerHandle } = require('./native-handle');
 const internals = require('./node-internals');
 
 const { BATCH_SIZE } = binding;
-const { SERVER, SOCKET, handles, runNextTicks } = internals;
+const { SERVER, SOCKET, handles, runNextTicks, setImmediate } = internals;
 
 // The native ServerHandle behind a Node handle.
 const kNative = Symbol('kNative');

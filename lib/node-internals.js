@@ -80,11 +80,21 @@ const asyncDisposeSymbol =
  * to another thread (Node 24's postMessage transfer), where Node has it.
  */
 const transferSymbol = ownSymbol(net.Server.prototype, 'messaging_transfer_symbol');
+// Node's own process object. Inside a vm context (Jest's sandbox) the
+// `process` global is a copy, whose nextTick fake timers replace, as they
+// replace the sandbox's setImmediate; Node's net schedules on the real
+// ones, so rs-net does too, or jest.useFakeTimers() would stop a server
+// that Node's keeps running.
+const nodeProcess = require('vm').runInThisContext('process');
+/** Node's process.nextTick, whatever a sandbox's copy of process has. */
+const { nextTick } = nodeProcess;
+/** Node's setImmediate (the `timers` module is never the sandbox's). */
+const { setImmediate } = require('timers');
 /**
  * Node's nextTick queue runner, which Node runs after each callback from
  * libuv; rs-net runs it between the connections of a batch.
  */
-const runNextTicks = typeof process._tickCallback === 'function' ? process._tickCallback : undefined;
+const runNextTicks = typeof nodeProcess._tickCallback === 'function' ? nodeProcess._tickCallback : undefined;
 
 /**
  * Node 24's net.BoundSocket, with the symbols through which a server takes
@@ -145,6 +155,8 @@ module.exports = {
   handles,
   isNodeHandle,
   missingInternals,
+  nextTick,
   runNextTicks,
+  setImmediate,
   transferSymbol,
 };
