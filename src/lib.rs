@@ -24,14 +24,12 @@
 //! - [`handle_registry`]: JavaScript's handles by number, and the functions
 //!   it calls for them.
 //! - [`env_waker`]: one threadsafe function per environment wakes its listeners.
-//! - [`env_cleanup`]: stops native work when its Node environment ends.
 //! - [`errno`]: the one conversion of `io::Error` for JavaScript.
 //! - [`runtime`]: the process-wide tokio runtime.
 
 mod accept_loop;
 mod addresses;
 mod before_poll;
-mod env_cleanup;
 mod env_waker;
 mod errno;
 mod event_bridge;

@@ -8,7 +8,7 @@
 //! return 0 (the bind methods: the Node handle's descriptor) or a negative
 //! errno, and JavaScript builds Node's error from it.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{ArrayBuffer, Either, Function};
 use napi::{Env, Result};
@@ -17,7 +17,6 @@ use napi_derive::napi;
 use crate::accept_loop::{register, AcceptLoop, SharedSocket};
 use crate::addresses::{family_name, format_ip, parse_address};
 use crate::before_poll::before_next_poll;
-use crate::env_cleanup::EnvCleanup;
 use crate::errno::{errno_of, status_of};
 use crate::event_bridge::{EventBridge, ServerNotice};
 use crate::group::{ConnectionCount, GroupAddress, Member, Seat};
@@ -49,7 +48,7 @@ enum HandleState {
   Bound(ListenSocket),
   /// Listening, with its accept loop running (or, for a socket made here,
   /// waiting among the idle listeners for its first connection).
-  Listening(ActiveListener),
+  Listening(Listener),
   /// Bound in a listener group (see [`crate::group`]), not yet listening.
   Joined(Seat),
   /// A listening member of a listener group.
@@ -60,8 +59,9 @@ enum HandleState {
   Closed,
 }
 
-/// A listening socket with its accept loop and bridge: what closing stops,
-/// shared with the environment's cleanup hook.
+/// A listening socket with its accept loop and bridge: what closing stops.
+/// (At its environment's teardown the handle registry drops the handle,
+/// which closes it: see [`crate::handle_registry`].)
 struct Listener {
   socket: Arc<ListenSocket>,
   accept: AcceptLoop,
@@ -75,54 +75,28 @@ impl Listener {
   /// when the caller drops the listener. The socket itself is never shut
   /// down: other descriptors of it (the Node handle's, a child process's)
   /// keep it listening until they are closed too, as with Node.
-  fn stop(&self) {
+  fn stop(self) {
     self.accept.release();
     self.bridge.close();
     self.socket.remove_socket_file();
   }
 }
 
-/// A listening handle's state: its listener, and the cleanup hook that
-/// stops it at teardown.
-struct ActiveListener {
-  listener: Arc<Listener>,
-  cleanup: EnvCleanup,
-}
-
-impl ActiveListener {
-  /// Stops the listener (see [`Listener::stop`]) and cancels the cleanup
-  /// hook that would have stopped it at teardown.
-  fn shut_down(self) {
-    self.listener.stop();
-    self.cleanup.cancel();
-  }
-}
-
-/// A member's place in its group, shared with the environment's cleanup
-/// hook: leaving (on close or at teardown) happens once.
-struct MemberLink {
-  member: Arc<Member>,
-  seat: Mutex<Option<Seat>>,
-}
-
-impl MemberLink {
-  /// Leaves the group: the member's queued connections go to the others,
-  /// and the last seat out closes the socket.
-  fn leave(&self) {
-    let seat = self.seat.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(seat) = seat {
-      seat.group().remove_member(&self.member);
-      drop(seat);
-    }
-  }
-}
-
 /// A listening group member's state.
 struct GroupMembership {
-  link: Arc<MemberLink>,
+  member: Arc<Member>,
+  /// The member's seat, which holds the group (and its socket) open.
+  seat: Seat,
   /// The group's socket, for addresses (the group holds it open).
   socket: Arc<ListenSocket>,
-  cleanup: EnvCleanup,
+}
+
+impl GroupMembership {
+  /// Leaves the group: the member's queued connections go to the others,
+  /// and the last seat out closes the socket.
+  fn leave(self) {
+    self.seat.group().remove_member(&self.member);
+  }
 }
 
 /// A listening socket and its accept loop, driven from JavaScript (by
@@ -265,7 +239,7 @@ impl ServerHandle {
         }
       },
       HandleState::Listening(listening) => {
-        let status = status_of(listening.listener.socket.listen(backlog));
+        let status = status_of(listening.socket.listen(backlog));
         self.state = HandleState::Listening(listening);
         Ok(status)
       }
@@ -351,13 +325,10 @@ impl ServerHandle {
       release(fd);
     }
     match std::mem::replace(&mut self.state, HandleState::Empty) {
-      HandleState::Listening(listening) => listening.shut_down(),
+      HandleState::Listening(listener) => listener.stop(),
       HandleState::Bound(socket) => drop(socket),
       HandleState::Joined(seat) => drop(seat),
-      HandleState::Grouped(membership) => {
-        membership.link.leave();
-        membership.cleanup.cancel();
-      }
+      HandleState::Grouped(membership) => membership.leave(),
       HandleState::Empty | HandleState::Closed => {}
     }
   }
@@ -377,7 +348,7 @@ impl ServerHandle {
   pub fn set_connection_count(&self, count: f64) {
     if let HandleState::Grouped(membership) = &self.state {
       // A count is never negative or huge.
-      membership.link.member.set_open(count.max(0.0) as usize);
+      membership.member.set_open(count.max(0.0) as usize);
     }
   }
 
@@ -389,7 +360,7 @@ impl ServerHandle {
   pub fn connection_counter<'env>(&self, env: &'env Env) -> Result<Option<ArrayBuffer<'env>>> {
     let count = match &self.state {
       HandleState::Joined(seat) => seat.count(),
-      HandleState::Grouped(membership) => membership.link.member.count(),
+      HandleState::Grouped(membership) => membership.member.count(),
       _ => return Ok(None),
     };
     if !count.share() {
@@ -423,9 +394,9 @@ impl ServerHandle {
   /// closed with it.
   pub fn take_events(&self) -> Vec<Either<u32, ServerNotice>> {
     match &self.state {
-      HandleState::Listening(listening) => listening.listener.bridge.take_batch(),
+      HandleState::Listening(listener) => listener.bridge.take_batch(),
       HandleState::Grouped(membership) => {
-        let member = &membership.link.member;
+        let member = &membership.member;
         let batch = member.bridge().take_batch();
         // Counted as open until JavaScript's own count says otherwise.
         member.add_taken(
@@ -462,8 +433,8 @@ impl ServerHandle {
   /// The bridge of a listening handle.
   fn bridge(&self) -> Option<&EventBridge> {
     match &self.state {
-      HandleState::Listening(listening) => Some(&listening.listener.bridge),
-      HandleState::Grouped(membership) => Some(membership.link.member.bridge()),
+      HandleState::Listening(listener) => Some(&listener.bridge),
+      HandleState::Grouped(membership) => Some(membership.member.bridge()),
       _ => None,
     }
   }
@@ -472,7 +443,7 @@ impl ServerHandle {
   fn socket(&self) -> Option<&ListenSocket> {
     match &self.state {
       HandleState::Bound(socket) => Some(socket),
-      HandleState::Listening(listening) => Some(&listening.listener.socket),
+      HandleState::Listening(listener) => Some(&listener.socket),
       HandleState::Joined(seat) => Some(seat.socket()),
       HandleState::Grouped(membership) => Some(&membership.socket),
       HandleState::Empty | HandleState::Closed => None,
@@ -531,7 +502,7 @@ fn start_listening(
   socket: ListenSocket,
   backlog: i32,
   onevents: Function<'_, (), ()>,
-) -> Result<std::result::Result<ActiveListener, (HandleState, i32)>> {
+) -> Result<std::result::Result<Listener, (HandleState, i32)>> {
   let runtime = match runtime::get() {
     Ok(runtime) => runtime,
     Err(error) => return Ok(Err((HandleState::Bound(socket), errno_of(&error)))),
@@ -599,22 +570,11 @@ fn start_listening(
     bridge = Arc::new(EventBridge::new(env, onevents)?);
     accept = AcceptLoop::start(runtime, registered, Arc::clone(&bridge));
   }
-  let listener = Arc::new(Listener {
+  Ok(Ok(Listener {
     socket,
     accept,
     bridge,
-  });
-  let cleanup = {
-    let listener = Arc::clone(&listener);
-    EnvCleanup::register(env, move || listener.stop())
-  };
-  match cleanup {
-    Ok(cleanup) => Ok(Ok(ActiveListener { listener, cleanup })),
-    Err(error) => {
-      listener.stop();
-      Err(error)
-    }
-  }
+  }))
 }
 
 /// The state a handle keeps when listening failed: bound again, once the
@@ -646,28 +606,14 @@ fn join_listening(
     }
   };
   let socket = Arc::clone(seat.socket());
-  let link = Arc::new(MemberLink {
-    member,
-    seat: Mutex::new(Some(seat)),
-  });
-  let cleanup = {
-    let link = Arc::clone(&link);
-    EnvCleanup::register(env, move || link.leave())
-  };
-  match cleanup {
-    Ok(cleanup) => Ok((
-      HandleState::Grouped(GroupMembership {
-        link,
-        socket,
-        cleanup,
-      }),
-      0,
-    )),
-    Err(error) => {
-      link.leave();
-      Err(error)
-    }
-  }
+  Ok((
+    HandleState::Grouped(GroupMembership {
+      member,
+      seat,
+      socket,
+    }),
+    0,
+  ))
 }
 
 impl Drop for ServerHandle {
