@@ -2,8 +2,9 @@
 
 // The server of the worker rows (bench/groups.js): `node bench/groups-server.js
 // <mode> <workers> <stall>`, mode `group` (rs-net listener group in worker
-// threads), `reuseport` (rs-net reusePort in worker threads) or `cluster`
-// (Node's cluster, round-robin, Node's own net). Every worker runs the same
+// threads), `reuseport` (rs-net reusePort in worker threads), `cluster`
+// (Node's cluster, round-robin, Node's own net) or `single` (Node's net on
+// this process's main thread, no workers). Every worker runs the same
 // app: each line a client sends is answered with "ok\n". With stall `busy`
 // or `sleep` (else `0`), worker 0 blocks its event loop for 200 ms every
 // second: busy looping, or waiting without using the CPU.
@@ -81,7 +82,13 @@ if (!isMainThread) {
     });
   const start = async () => {
     let port = 0;
-    if (mode === 'cluster') {
+    if (mode === 'single') {
+      // No members: only the churn row runs it, and asks only for 'cpu'.
+      app(require('net'), 0, stall, { host: HOST, port: 0 }, (m) => {
+        process.stdout.write(`${JSON.stringify({ port: m.port })}\n`);
+      });
+      return;
+    } else if (mode === 'cluster') {
       cluster.schedulingPolicy = cluster.SCHED_RR;
       for (let id = 0; id < size; id++) {
         const worker = cluster.fork({ BENCH_ID: String(id), BENCH_STALL: stall || '' });

@@ -12,7 +12,8 @@
 //            p50/p99/max from when each was due, and how many waited over
 //            50 ms;
 //   churn    2 workers, short connections: server CPU per connection, summed
-//            over every thread and process of the server.
+//            over every thread and process of the server; and, for scale,
+//            Node's net serving them alone on one thread (mode `single`).
 // The clients run in this process; the server is a separate process.
 // `--only balance,stall,churn` picks rows.
 
@@ -219,10 +220,16 @@ async function runWorkerRows({ rows = ['balance', 'stall', 'churn'], out, quick 
     say();
     say('| mode | connections | CPU µs per connection | connections/s |');
     say('| --- | --- | --- | --- |');
-    for (const mode of MODES) {
+    // 'single' is the floor a worker row is measured against: Node's net
+    // serving the same churn alone, on one thread of one process.
+    for (const mode of [...MODES, 'single']) {
       const r = await churn(mode, quick ? 1000 : 20000);
       say(`| ${r.mode} | ${r.connections} | ${fmt(r.cpuUsPerConnection)} | ${Math.round(r.perSecond)} |`);
     }
+    say();
+    say(
+      'single: Node net, one server on the main thread of one process (no worker): what serving these connections costs without handing any over.',
+    );
     say();
   }
   const markdown = `${lines.join('\n')}\n`;
