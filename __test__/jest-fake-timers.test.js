@@ -1,11 +1,12 @@
 'use strict';
 
 // Jest's fake timers replace the sandbox's setTimeout, setImmediate,
-// process.nextTick (and Date) with clocks only the test advances. Node's net
+// process.nextTick, queueMicrotask, Date, performance and hrtime with clocks
+// only the test advances. Node's net
 // schedules on Node's own, so its servers keep running under them: listen()
 // calls back, connections are answered, close() calls back. rs-net's must
-// too. Everything this file waits with is Node's own (the `timers` module,
-// which Jest never fakes).
+// too. Everything this file waits with is Node's own: the `timers` module,
+// which Jest never fakes, and perf_hooks' clock.
 
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -79,6 +80,21 @@ async function serve(netModule) {
   return seen;
 }
 
+// listen() with a signal aborted already: what is seen, in order, within a
+// few turns of the event loop.
+async function listenAborted(netModule) {
+  const seen = [];
+  const server = netModule.createServer();
+  for (const event of ['listening', 'close']) server.on(event, () => seen.push(event));
+  server.on('error', (error) => seen.push(`error ${error.code}`));
+  const controller = new AbortController();
+  controller.abort();
+  server.listen({ port: 0, host: HOST, signal: controller.signal });
+  await pause(50);
+  if (server.listening) await new Promise((resolve) => server.close(resolve));
+  return seen;
+}
+
 describe.each([
   ['modern fake timers', {}],
   ['legacy fake timers', { legacyFakeTimers: true }],
@@ -90,12 +106,22 @@ describe.each([
     jest.useFakeTimers(config);
     jest.isolateModules(() => (rsNet = require('..')));
   });
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    // Nothing rs-net did waits on the fake clock.
+    expect(jest.getTimerCount()).toBe(0);
+    jest.useRealTimers();
+  });
 
   test("a server listens, answers and closes as Node's does", async () => {
     const expected = await serve(net);
     expect(expected).toEqual(['listening', 'reply ok', 'error EADDRINUSE listen', 'closed']);
     expect(await serve(rsNet)).toEqual(expected);
+  }, 15000);
+
+  test("a signal aborted before listen() closes the server as Node's", async () => {
+    const expected = await listenAborted(net);
+    expect(expected).toContain('close');
+    expect(await listenAborted(rsNet)).toEqual(expected);
   }, 15000);
 
   // More connections wait than one batch carries, so the rest are pulled

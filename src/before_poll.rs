@@ -195,8 +195,10 @@ unsafe extern "C" fn run_queue(handle: *mut UvHandle) {
 }
 
 /// The asynchronous cleanup hook: closes the environment's prepare handle,
-/// dropping work still queued (what it would have watched is stopped by
-/// its own cleanup). Node's teardown waits until [`free_closed`] is done.
+/// dropping work still queued (the listeners it would have watched are
+/// closed by the handle registry's cleanup hook, which runs after this one
+/// and copes with a listener never watched). Node's teardown waits until
+/// [`free_closed`] is done.
 unsafe extern "C" fn close_at_teardown(done: AsyncCleanupHandle, data: *mut c_void) {
   let handle = data.cast::<UvHandle>();
   let removed = PREPARES.with(|prepares| {

@@ -284,8 +284,8 @@ impl EventBridge {
     if self.queue.push(events) {
       if let Some(wake) = &self.wake {
         // A failed call means the environment is being torn down; the
-        // events stay queued and are closed by `close`, which its cleanup
-        // hook runs.
+        // events stay queued and are closed by `close`, which the handle
+        // registry's cleanup hook runs (dropping the handle closes it).
         let _ = wake.waker.wake(wake.id);
       }
     }

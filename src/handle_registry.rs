@@ -268,7 +268,13 @@ pub fn server_handle_close_connection(id: u32, fd: i32) -> bool {
 }
 
 /// Registers, once per environment, the cleanup hook that drops the
-/// environment's handles when it ends.
+/// environment's handles when it ends: what stops their listeners (or takes
+/// them out of their groups) at a worker's end or the main thread's. It is
+/// registered before the environment's threadsafe function and prepare
+/// handle exist, so it runs after their hooks (Node runs the newest first):
+/// by then the threadsafe function is closing but not yet finalized (its
+/// listeners' references can still be deleted), and the prepare handle has
+/// dropped, unrun, the watching it had queued.
 fn drop_at_teardown(env: &Env) -> Result<()> {
   let raw = env.raw();
   if HOOKED.with(|hooked| hooked.borrow().contains(&raw)) {

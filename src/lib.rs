@@ -21,8 +21,8 @@
 //! - [`group`]: shared listener groups (one socket, servers in several threads).
 //! - [`handover`]: connections JavaScript holds until a socket adopts them.
 //! - [`server_handle`]: the `ServerHandle` JavaScript drives.
-//! - [`handle_registry`]: JavaScript's handles by number, and the functions
-//!   it calls for them.
+//! - [`handle_registry`]: JavaScript's handles by number, the functions it
+//!   calls for them, and what closes an ending environment's handles.
 //! - [`env_waker`]: one threadsafe function per environment wakes its listeners.
 //! - [`errno`]: the one conversion of `io::Error` for JavaScript.
 //! - [`runtime`]: the process-wide tokio runtime.

@@ -72,7 +72,7 @@ impl Listener {
   /// Stops accepting, closes queued connections and removes the socket
   /// file. The accept loop lets go of its descriptor here, on the caller's
   /// thread, without waiting for the runtime's, so the descriptor closes
-  /// when the caller drops the listener. The socket itself is never shut
+  /// before this returns. The socket itself is never shut
   /// down: other descriptors of it (the Node handle's, a child process's)
   /// keep it listening until they are closed too, as with Node.
   fn stop(self) {
