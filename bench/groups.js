@@ -181,6 +181,11 @@ async function runWorkerRows({ rows = ['balance', 'stall', 'churn'], out, quick 
   );
   say('reuseport: rs-net reusePort in worker threads; cluster: Node cluster round-robin, Node net.');
   say();
+  say(
+    `With ${require('os').cpus().length} cores shared by the servers and their clients, how throughput scales with cores cannot be shown here;`,
+  );
+  say('these rows measure what can be: balance, latency with a stalled worker, and CPU per connection.');
+  say();
   if (rows.includes('balance')) {
     say('### Balance: long-lived connections over 4 workers');
     say();

@@ -186,6 +186,11 @@ function resultsMarkdown({ results, machine, config, command, limits, runsByWork
       : null,
     'Written by `bench/run.js`; see bench/README.md for what each workload does and how figures are computed.',
     '',
+    `Serving one port from several workers (listener groups, reusePort, cluster) is in RESULTS-groups.md. ` +
+      `This machine has ${machine.cores} cores, which the servers and their clients share, so how throughput ` +
+      `scales with cores cannot be shown here; those rows measure what can be: balance, latency with a ` +
+      `stalled worker, and CPU per connection.`,
+    '',
     `Command: \`${command}\``,
     '',
     '## Machine',
