@@ -255,7 +255,7 @@ function deliver(handle, native, batch, start) {
 function onevent(handle, native, event) {
   if (typeof event === 'number') {
     const clientHandle = topLevel.runInAsyncScope(newConnectionHandle, null, handle, native, event);
-    handle.onconnection(0, clientHandle);
+    if (clientHandle !== undefined) handle.onconnection(0, clientHandle);
   } else {
     handle.onconnection(event.errno);
   }
@@ -264,12 +264,21 @@ function onevent(handle, native, event) {
 // Node's own handle for an accepted connection, as libuv's accept makes it
 // (a TCP handle of the connection kind, or a Pipe); the native side learns
 // that the descriptor is the handle's. A descriptor no handle could open is
-// closed, and the failure thrown, as an error of `open`.
+// closed, and the failure thrown, as an error of `open`. Undefined when the
+// server closed meanwhile: async hooks' callbacks (before this runs, and
+// `init` as the handle is made) may close it, and closing gave the
+// descriptor back (closed it, or passed it to another group member), so
+// its number may already be someone else's.
 /** @param {import('./native-handle').ServerHandle} native */
 function newConnectionHandle(handle, native, fd) {
   const { TCP, Pipe } = handles();
   const Handle = handle instanceof Pipe ? Pipe : TCP;
   const clientHandle = new Handle(SOCKET);
+  // No JavaScript runs between this check and `open`.
+  if (handle[kNative] !== native) {
+    clientHandle.close();
+    return undefined;
+  }
   const err = clientHandle.open(fd);
   if (err) {
     clientHandle.close();
