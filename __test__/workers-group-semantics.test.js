@@ -275,3 +275,45 @@ test('an unref()ed group member lets the process exit by itself, as an unref()ed
     stdout: 'listening',
   });
 });
+
+// While a member delivers a batch, the group counts the batch's later
+// connections as the member's: they were taken from the group's queue, and
+// until the server counts them they would otherwise look free to send more
+// to.
+test("a member's count covers the connections of its batch not yet delivered", async () => {
+  const dc = require('diagnostics_channel');
+  const seen = [];
+  const sizes = [];
+  let undelivered = 0;
+  const server = rsnet.createServer((socket) => {
+    undelivered--;
+    const counter = server[Object.getOwnPropertySymbols(server).find((s) => s.description === 'kCounter')];
+    seen.push({ counted: Atomics.load(counter, 0), expected: server._connections + undelivered });
+    socket.resume();
+  });
+  const onBatch = (message) => {
+    if (message.server !== server) return;
+    sizes.push(message.size);
+    undelivered = message.size;
+  };
+  dc.subscribe('rs-net.server.batch', onBatch);
+  server.listen({ port: 0, host: '127.0.0.1', group: groupName() });
+  await once(server, 'listening');
+  const { port } = server.address();
+  const clients = [];
+  try {
+    // Four clients at once while this thread is busy: the member is behind
+    // from its first connection until it takes it, so the others wait and
+    // come in a batch of more than one.
+    for (let i = 0; i < 4; i++) clients.push(connect(port));
+    const until = Date.now() + 300;
+    while (Date.now() < until);
+    while (seen.length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
+    for (const { counted, expected } of seen) expect(counted).toBe(expected);
+  } finally {
+    dc.unsubscribe('rs-net.server.batch', onBatch);
+    for (const socket of clients) socket.destroy();
+    await closeServer(server);
+  }
+});

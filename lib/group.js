@@ -13,7 +13,7 @@
 const { isProxy } = require('util').types;
 
 const errors = require('./errors');
-const { createListeningHandle, nativeListener } = require('./listening-handle');
+const { createListeningHandle, kUndelivered, nativeListener } = require('./listening-handle');
 
 // The group a server's pending listen() asked for.
 const kGroup = Symbol('kGroup');
@@ -108,13 +108,20 @@ function stopCountingConnections(server) {
   if (server[kCounter] !== undefined) server[kCounter] = undefined;
 }
 
-/** Tells the group of `server`, if it is a member, its count of open connections. */
+/**
+ * Tells the group of `server`, if it is a member, its count of open
+ * connections: the server's own, and those of the batch being delivered
+ * that it has not counted yet (which the native side counted as open when
+ * they were taken, and which would otherwise look free until the batch
+ * ends).
+ */
 function publishConnections(server) {
   /** @type {Uint32Array | import('./native-handle').ServerHandle | undefined} */
   const counter = server[kCounter];
   if (counter === undefined) return;
-  const count = server._connections;
-  if (typeof count !== 'number') return;
+  const open = server._connections;
+  if (typeof open !== 'number') return;
+  const count = open + (server._handle?.[kUndelivered] ?? 0);
   if (counter instanceof Uint32Array) Atomics.store(counter, 0, count > 0 ? Math.min(count, 0xffffffff) : 0);
   else counter.setConnectionCount(count);
 }
