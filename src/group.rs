@@ -221,7 +221,14 @@ impl Seat {
     }
     let socket = bind()?;
     let address = match asked {
-      GroupAddress::Tcp(_) => GroupAddress::Tcp(socket.local_inet_address()?),
+      // The bound address, for port 0's pick; a bind that failed with
+      // EADDRINUSE (reported by listen, as Node reports it) bound nothing,
+      // and the group is the address asked for, so that members joining
+      // before the first one's listen fails get that error too, not EINVAL.
+      GroupAddress::Tcp(asked) => match socket.local_inet_address()? {
+        bound if bound.port() == 0 => GroupAddress::Tcp(asked),
+        bound => GroupAddress::Tcp(bound),
+      },
       pipe @ GroupAddress::Pipe(_) => pipe,
     };
     let group = Arc::new(Group {
@@ -617,6 +624,24 @@ mod tests {
     assert_eq!(least_loaded(&[1, 1, 0], &mut turn), 2);
     assert_eq!(least_loaded(&[1, 1, 1], &mut turn), 0);
     assert_eq!(least_loaded(&[5, 2, 3], &mut turn), 1);
+  }
+
+  #[test]
+  fn a_group_whose_bind_failed_admits_its_own_address() {
+    use crate::listen_socket::TcpOptions;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let asked = taken.local_addr().unwrap();
+    let name = format!("bind-failed-{}", std::process::id());
+    let bind = || ListenSocket::bind_tcp(asked, TcpOptions::default());
+    let first = Seat::take(&name, GroupAddress::Tcp(asked), bind).unwrap();
+    // The port is taken: the group's listen fails as Node's would.
+    let error = first.socket().listen(511).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EADDRINUSE));
+    // A member asking for the same address meanwhile joins, and meets the
+    // same error, instead of being refused as asking for another address.
+    let second = Seat::take(&name, GroupAddress::Tcp(asked), bind).unwrap();
+    let error = second.socket().listen(511).unwrap_err();
+    assert_eq!(error.raw_os_error(), Some(libc::EADDRINUSE));
   }
 
   #[test]
