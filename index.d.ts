@@ -23,8 +23,9 @@ export interface ListenOptions extends NodeListenOptions {
    * connections whose event loop has caught up (connections a member's
    * loop has not taken 10 ms after it was woken for them go to one that
    * has). The first member binds (port 0 picks a port); a later member
-   * must ask for the same host and port (or port 0, meaning the group's)
-   * or path. Not with `fd`, `handle` or `reusePort`; a cluster worker's
+   * must ask for the same host and port (or port 0, meaning the group's),
+   * with the same `ipv6Only` on an IPv6 host, or the same path (else
+   * 'error' with `EINVAL`). Not with `fd`, `handle` or `reusePort`; a cluster worker's
    * group is its own, not the primary's.
    */
   group?: string;

@@ -199,6 +199,21 @@ test('group options are checked as Node checks options', async () => {
   expect(error).toBeInstanceOf(Error);
   expect(other.listening).toBe(false);
   await closeServer(first);
+
+  // On an IPv6 address, ipv6Only decides which connections a member gets:
+  // one asking otherwise than its group is refused the same way.
+  const v6 = rsnet.createServer();
+  v6.listen({ port: 0, host: '::1', ipv6Only: true, group: `${name}-v6` });
+  await once(v6, 'listening');
+  const dual = rsnet.createServer();
+  dual.listen({ port: v6.address().port, host: '::1', group: `${name}-v6` });
+  const [mismatch] = await once(dual, 'error');
+  expect(mismatch).toMatchObject({ code: 'EINVAL', syscall: 'listen' });
+  const same = rsnet.createServer();
+  same.listen({ port: v6.address().port, host: '::1', ipv6Only: true, group: `${name}-v6` });
+  await once(same, 'listening');
+  await closeServer(same);
+  await closeServer(v6);
 });
 
 test('a pipe group shares one Unix socket', async () => {

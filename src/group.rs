@@ -37,18 +37,28 @@ use crate::runtime;
 /// ask for the same (a TCP port of 0 means the group's port).
 #[derive(Clone, Debug, PartialEq)]
 pub enum GroupAddress {
-  /// An IP address and the port the socket is bound to.
-  Tcp(SocketAddr),
+  /// An IP address and the port the socket is bound to, and whether an
+  /// IPv6 address takes IPv6 only (`ipv6Only`), which decides which
+  /// connections its members get.
+  Tcp(SocketAddr, bool),
   /// A Unix socket path or abstract name.
   Pipe(Vec<u8>),
 }
 
 impl GroupAddress {
+  /// A TCP address as `listen()` asked for it (`ipv6Only` means nothing
+  /// for an IPv4 address).
+  pub fn tcp(address: SocketAddr, ipv6_only: bool) -> Self {
+    GroupAddress::Tcp(address, address.is_ipv6() && ipv6_only)
+  }
+
   /// Whether a member asking for `asked` may join a group on `self`.
   fn admits(&self, asked: &GroupAddress) -> bool {
     match (self, asked) {
-      (GroupAddress::Tcp(bound), GroupAddress::Tcp(asked)) => {
-        bound.ip() == asked.ip() && (asked.port() == 0 || asked.port() == bound.port())
+      (GroupAddress::Tcp(bound, bound_v6_only), GroupAddress::Tcp(asked, asked_v6_only)) => {
+        bound.ip() == asked.ip()
+          && (asked.port() == 0 || asked.port() == bound.port())
+          && bound_v6_only == asked_v6_only
       }
       (GroupAddress::Pipe(bound), GroupAddress::Pipe(asked)) => bound == asked,
       _ => false,
@@ -225,9 +235,9 @@ impl Seat {
       // EADDRINUSE (reported by listen, as Node reports it) bound nothing,
       // and the group is the address asked for, so that members joining
       // before the first one's listen fails get that error too, not EINVAL.
-      GroupAddress::Tcp(asked) => match socket.local_inet_address()? {
-        bound if bound.port() == 0 => GroupAddress::Tcp(asked),
-        bound => GroupAddress::Tcp(bound),
+      GroupAddress::Tcp(asked, v6_only) => match socket.local_inet_address()? {
+        bound if bound.port() == 0 => GroupAddress::Tcp(asked, v6_only),
+        bound => GroupAddress::Tcp(bound, v6_only),
       },
       pipe @ GroupAddress::Pipe(_) => pipe,
     };
@@ -633,24 +643,29 @@ mod tests {
     let asked = taken.local_addr().unwrap();
     let name = format!("bind-failed-{}", std::process::id());
     let bind = || ListenSocket::bind_tcp(asked, TcpOptions::default());
-    let first = Seat::take(&name, GroupAddress::Tcp(asked), bind).unwrap();
+    let first = Seat::take(&name, GroupAddress::tcp(asked, false), bind).unwrap();
     // The port is taken: the group's listen fails as Node's would.
     let error = first.socket().listen(511).unwrap_err();
     assert_eq!(error.raw_os_error(), Some(libc::EADDRINUSE));
     // A member asking for the same address meanwhile joins, and meets the
     // same error, instead of being refused as asking for another address.
-    let second = Seat::take(&name, GroupAddress::Tcp(asked), bind).unwrap();
+    let second = Seat::take(&name, GroupAddress::tcp(asked, false), bind).unwrap();
     let error = second.socket().listen(511).unwrap_err();
     assert_eq!(error.raw_os_error(), Some(libc::EADDRINUSE));
   }
 
   #[test]
   fn a_port_of_zero_joins_the_groups_port() {
-    let bound = GroupAddress::Tcp("127.0.0.1:4000".parse().unwrap());
-    assert!(bound.admits(&GroupAddress::Tcp("127.0.0.1:0".parse().unwrap())));
-    assert!(bound.admits(&GroupAddress::Tcp("127.0.0.1:4000".parse().unwrap())));
-    assert!(!bound.admits(&GroupAddress::Tcp("127.0.0.1:4001".parse().unwrap())));
-    assert!(!bound.admits(&GroupAddress::Tcp("[::1]:4000".parse().unwrap())));
+    let bound = GroupAddress::tcp("127.0.0.1:4000".parse().unwrap(), false);
+    assert!(bound.admits(&GroupAddress::tcp("127.0.0.1:0".parse().unwrap(), false)));
+    assert!(bound.admits(&GroupAddress::tcp("127.0.0.1:4000".parse().unwrap(), false)));
+    assert!(!bound.admits(&GroupAddress::tcp("127.0.0.1:4001".parse().unwrap(), false)));
+    assert!(!bound.admits(&GroupAddress::tcp("[::1]:4000".parse().unwrap(), false)));
     assert!(!bound.admits(&GroupAddress::Pipe(b"/tmp/x".to_vec())));
+    // An IPv4 address ignores ipv6Only; an IPv6 one must agree on it.
+    assert!(bound.admits(&GroupAddress::tcp("127.0.0.1:4000".parse().unwrap(), true)));
+    let dual = GroupAddress::tcp("[::]:4000".parse().unwrap(), false);
+    assert!(dual.admits(&GroupAddress::tcp("[::]:0".parse().unwrap(), false)));
+    assert!(!dual.admits(&GroupAddress::tcp("[::]:4000".parse().unwrap(), true)));
   }
 }

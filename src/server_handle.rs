@@ -179,7 +179,7 @@ impl ServerHandle {
       ipv6_only,
       reuse_port: false,
     };
-    let seat = Seat::take(&group, GroupAddress::Tcp(address), || {
+    let seat = Seat::take(&group, GroupAddress::tcp(address, ipv6_only), || {
       ListenSocket::bind_tcp(address, options)
     });
     let status = self.keep_seat(seat);
