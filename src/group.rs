@@ -422,20 +422,23 @@ impl Group {
   /// member that has caught up; accepts nothing when none has.
   fn accept_round(&self, ready: &mut AsyncFdReadyGuard<'_, SharedSocket>) -> RoundEnd {
     let mut dispatch = self.lock();
-    let candidates: Vec<Arc<Member>> = dispatch
+    // Only members that caught up are given connections.
+    let mut loads: Vec<Option<usize>> = dispatch
       .members
       .iter()
-      .filter(|member| member.is_caught_up())
-      .cloned()
+      .map(|member| member.is_caught_up().then(|| member.load()))
       .collect();
-    if candidates.is_empty() {
+    if loads.iter().all(Option::is_none) {
       return RoundEnd::NoMember;
     }
-    let mut loads: Vec<usize> = candidates.iter().map(|member| member.load()).collect();
-    let mut batches: Vec<Vec<ServerEvent>> = candidates.iter().map(|_| Vec::new()).collect();
+    let mut batches: Vec<Vec<ServerEvent>> = loads.iter().map(|_| Vec::new()).collect();
     let mut end = RoundEnd::Nothing;
     let mut accepted = 0;
     while accepted < BATCH_SIZE {
+      // A candidate there is (loads only grow): never `None`.
+      let Some(chosen) = least_loaded(&loads, dispatch.turn) else {
+        break;
+      };
       let connection = match ready.try_io(|socket| socket.get_ref().0.accept()) {
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => match error.raw_os_error() {
@@ -448,7 +451,7 @@ impl Group {
           }
           // Reported to one member, in turn, as Node reports it.
           _ => {
-            let chosen = least_loaded(&loads, &mut dispatch.turn);
+            dispatch.turn = chosen + 1;
             batches[chosen].push(ServerEvent::AcceptFailed(errno_of(&error)));
             end = RoundEnd::Pause;
             break;
@@ -457,13 +460,15 @@ impl Group {
         // Nothing pending: readiness is cleared until the next connection.
         Err(_would_block) => break,
       };
-      let chosen = least_loaded(&loads, &mut dispatch.turn);
-      loads[chosen] += 1;
+      dispatch.turn = chosen + 1;
+      if let Some(load) = loads[chosen].as_mut() {
+        *load += 1;
+      }
       batches[chosen].push(ServerEvent::Connection(connection));
       accepted += 1;
       end = RoundEnd::Accepted;
     }
-    for (member, batch) in candidates.iter().zip(batches) {
+    for (member, batch) in dispatch.members.iter().zip(batches) {
       if !batch.is_empty() {
         member.bridge.send(batch);
       }
@@ -482,45 +487,49 @@ fn give_out(dispatch: &mut Dispatch, connections: Vec<OwnedFd>) {
     dispatch.orphans.extend(connections);
     return;
   }
-  let caught_up: Vec<Arc<Member>> = dispatch
+  // Those that caught up, or every member when none has.
+  let any_caught_up = dispatch.members.iter().any(|member| member.is_caught_up());
+  let mut loads: Vec<Option<usize>> = dispatch
     .members
     .iter()
-    .filter(|member| member.is_caught_up())
-    .cloned()
+    .map(|member| (member.is_caught_up() || !any_caught_up).then(|| member.load()))
     .collect();
-  let candidates = if caught_up.is_empty() {
-    dispatch.members.clone()
-  } else {
-    caught_up
-  };
-  let mut loads: Vec<usize> = candidates.iter().map(|member| member.load()).collect();
-  let mut batches: Vec<Vec<ServerEvent>> = candidates.iter().map(|_| Vec::new()).collect();
+  let mut batches: Vec<Vec<ServerEvent>> = loads.iter().map(|_| Vec::new()).collect();
   for connection in connections {
-    let chosen = least_loaded(&loads, &mut dispatch.turn);
-    loads[chosen] += 1;
+    // Every member is a candidate when none caught up: never `None`.
+    let Some(chosen) = least_loaded(&loads, dispatch.turn) else {
+      dispatch.orphans.push(connection);
+      continue;
+    };
+    dispatch.turn = chosen + 1;
+    if let Some(load) = loads[chosen].as_mut() {
+      *load += 1;
+    }
     batches[chosen].push(ServerEvent::Connection(connection));
   }
-  for (member, batch) in candidates.iter().zip(batches) {
+  for (member, batch) in dispatch.members.iter().zip(batches) {
     if !batch.is_empty() {
       member.bridge.send(batch);
     }
   }
 }
 
-/// The index of the smallest load, the first one found from `turn` on
-/// among equals; `turn` moves past it, so ties are served in turn.
-fn least_loaded(loads: &[usize], turn: &mut usize) -> usize {
+/// The member (an index of the group's members) with the smallest load,
+/// among those that have one (the candidates), the first found from `turn`
+/// on among equals; the caller moves `turn` past it, so that ties are
+/// served in turn whichever members are candidates. `None` without one.
+fn least_loaded(loads: &[Option<usize>], turn: usize) -> Option<usize> {
   let count = loads.len();
-  let start = *turn % count;
-  let mut chosen = start;
-  for step in 1..count {
-    let index = (start + step) % count;
-    if loads[index] < loads[chosen] {
-      chosen = index;
+  let mut chosen: Option<(usize, usize)> = None;
+  for step in 0..count {
+    let index = (turn + step) % count;
+    if let Some(load) = loads[index] {
+      if chosen.is_none_or(|(_, least)| load < least) {
+        chosen = Some((index, load));
+      }
     }
   }
-  *turn = chosen + 1;
-  chosen
+  chosen.map(|(index, _)| index)
 }
 
 /// How long a member's JavaScript may keep queued connections waiting after
@@ -629,11 +638,39 @@ mod tests {
   #[test]
   fn the_least_loaded_wins_and_ties_go_in_turn() {
     let mut turn = 0;
-    assert_eq!(least_loaded(&[0, 0, 0], &mut turn), 0);
-    assert_eq!(least_loaded(&[1, 0, 0], &mut turn), 1);
-    assert_eq!(least_loaded(&[1, 1, 0], &mut turn), 2);
-    assert_eq!(least_loaded(&[1, 1, 1], &mut turn), 0);
-    assert_eq!(least_loaded(&[5, 2, 3], &mut turn), 1);
+    let mut pick = |loads: &[Option<usize>]| {
+      let chosen = least_loaded(loads, turn);
+      if let Some(chosen) = chosen {
+        turn = chosen + 1;
+      }
+      chosen
+    };
+    assert_eq!(pick(&[Some(0), Some(0), Some(0)]), Some(0));
+    assert_eq!(pick(&[Some(1), Some(0), Some(0)]), Some(1));
+    assert_eq!(pick(&[Some(1), Some(1), Some(0)]), Some(2));
+    assert_eq!(pick(&[Some(1), Some(1), Some(1)]), Some(0));
+    assert_eq!(pick(&[Some(5), Some(2), Some(3)]), Some(1));
+    assert_eq!(pick(&[None, None, None]), None);
+  }
+
+  #[test]
+  fn ties_go_in_turn_over_the_whole_group_while_some_are_behind() {
+    let mut turn = 0;
+    let mut pick = |loads: &[Option<usize>]| {
+      let chosen = least_loaded(loads, turn);
+      if let Some(chosen) = chosen {
+        turn = chosen + 1;
+      }
+      chosen
+    };
+    let all = [Some(0); 4];
+    assert_eq!(pick(&all), Some(0));
+    // Member 1 is behind: skipped, member 2 is next.
+    assert_eq!(pick(&[Some(0), None, Some(0), Some(0)]), Some(2));
+    // All caught up again: member 3's turn, not member 2's again.
+    assert_eq!(pick(&all), Some(3));
+    assert_eq!(pick(&all), Some(0));
+    assert_eq!(pick(&all), Some(1));
   }
 
   #[test]
