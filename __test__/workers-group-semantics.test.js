@@ -291,6 +291,56 @@ test('an unref()ed group member lets the process exit by itself, as an unref()ed
   });
 });
 
+// A member that closes and listens again with connections still open is
+// counted with them from its first connection on.
+async function relistenedMemberKeepsItsCount() {
+  const name = groupName();
+  const sockets = { a: [], b: [] };
+  const serve = (key) => (socket) => {
+    sockets[key].push(socket);
+    socket.resume();
+  };
+  const a = rsnet.createServer(serve('a'));
+  const b = rsnet.createServer(serve('b'));
+  a.listen({ port: 0, host: '127.0.0.1', group: name });
+  await once(a, 'listening');
+  const { port } = a.address();
+  b.listen({ port, host: '127.0.0.1', group: name });
+  await once(b, 'listening');
+  const clients = [];
+  const open = async (total) => {
+    const socket = connect(port);
+    clients.push(socket);
+    await once(socket, 'connect');
+    while (sockets.a.length + sockets.b.length < total)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  try {
+    // Ties in turn: A, B, A; A holds two, B one.
+    for (let i = 1; i <= 3; i++) await open(i);
+    expect([sockets.a.length, sockets.b.length]).toEqual([2, 1]);
+    // A leaves and comes back; its two connections stay open.
+    a.close();
+    a.listen({ port, host: '127.0.0.1', group: name });
+    await once(a, 'listening');
+    // B has fewer: the next one is B's, then a tie (A's turn).
+    await open(4);
+    expect([sockets.a.length, sockets.b.length]).toEqual([2, 2]);
+  } finally {
+    for (const socket of clients) socket.destroy();
+    await closeServer(a);
+    await closeServer(b);
+  }
+}
+
+test('a member that listens again with connections open is counted with them', () =>
+  relistenedMemberKeepsItsCount());
+
+test(
+  'a member that listens again with connections open is counted with them where no counter is shared',
+  withoutSharedCounter(() => relistenedMemberKeepsItsCount()),
+);
+
 // While a member delivers a batch, the group counts the batch's later
 // connections as the member's: they were taken from the group's queue, and
 // until the server counts them they would otherwise look free to send more

@@ -344,11 +344,16 @@ impl ServerHandle {
   }
 
   /// Records how many connections a group member's server counts as open,
-  /// which the group balances on (other handles ignore it).
+  /// which the group balances on (other handles ignore it): also before it
+  /// listens (bound in the group), as the shared counter does, for a server
+  /// that listens again with connections still open.
   pub fn set_connection_count(&self, count: f64) {
-    if let HandleState::Grouped(membership) = &self.state {
-      // A count is never negative or huge.
-      membership.member.set_open(count.max(0.0) as usize);
+    // A count is never negative or huge.
+    let count = count.max(0.0) as usize;
+    match &self.state {
+      HandleState::Joined(seat) => seat.count().set(count),
+      HandleState::Grouped(membership) => membership.member.set_open(count),
+      _ => {}
     }
   }
 
