@@ -382,3 +382,27 @@ test("a member's count covers the connections of its batch not yet delivered", a
     await closeServer(server);
   }
 });
+
+// A connection dropped for maxConnections is no longer counted as the
+// member's once dropped.
+test("a member's count leaves out a connection it dropped", async () => {
+  const server = rsnet.createServer((socket) => socket.resume());
+  server.maxConnections = 1;
+  server.listen({ port: 0, host: '127.0.0.1', group: groupName() });
+  await once(server, 'listening');
+  const counter = server[Object.getOwnPropertySymbols(server).find((s) => s.description === 'kCounter')];
+  const { port } = server.address();
+  const clients = [];
+  try {
+    clients.push(connect(port));
+    while (server._connections < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const dropped = once(server, 'drop');
+    clients.push(connect(port));
+    await dropped;
+    await turns();
+    expect(Atomics.load(counter, 0)).toBe(1);
+  } finally {
+    for (const socket of clients) socket.destroy();
+    await closeServer(server);
+  }
+});

@@ -33,6 +33,7 @@ function onconnection(err, clientHandle) {
   }
   if (overConnectionLimit(server)) {
     drop(server, clientHandle);
+    publishConnections(server);
     return;
   }
   if (behaviour.serverBlockList && server.blockList && typeof clientHandle.getpeername === 'function') {
@@ -40,6 +41,7 @@ function onconnection(err, clientHandle) {
     const family = net.isIP(remote.address);
     if (family && server.blockList.check(remote.address, `ipv${family}`)) {
       clientHandle.close();
+      publishConnections(server);
       return;
     }
   }

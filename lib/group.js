@@ -111,9 +111,9 @@ function stopCountingConnections(server) {
 /**
  * Tells the group of `server`, if it is a member, its count of open
  * connections: the server's own, and those of the batch being delivered
- * that it has not counted yet (which the native side counted as open when
- * they were taken, and which would otherwise look free until the batch
- * ends).
+ * that it has not reached yet (which the native side counted as open when
+ * they were taken, and which would otherwise look free). Called wherever
+ * either changes: a connection taken, dropped or refused, a socket closed.
  */
 function publishConnections(server) {
   /** @type {Uint32Array | import('./native-handle').ServerHandle | undefined} */

@@ -30,7 +30,7 @@ const kServerResource = Symbol('kServerResource');
 // The Node handle's own methods, which the listener's versions call on.
 const kNodeMethods = Symbol('kNodeMethods');
 // How many connections of the batch being delivered come after the current
-// one: taken from the native side, not yet counted by the server (a group
+// event: taken from the native side, not yet counted by the server (a group
 // balances on the sum: see lib/group.js's publishConnections).
 const kUndelivered = Symbol('kUndelivered');
 
@@ -233,13 +233,20 @@ function deliver(handle, native, batch, start) {
   // Whether the exception, if any, came from an event's listeners (that
   // event was delivered) or from the ticks before it (it was not).
   let inEvent = false;
+  // Connections (descriptor numbers) from this event on; accept errors are
+  // no connections.
+  let connections = 0;
+  for (let later = start; later < batch.length; later++) {
+    if (typeof batch[later] === 'number') connections++;
+  }
   try {
     for (; index < batch.length; index++) {
       if (index > start && runNextTicks !== undefined) runNextTicks();
       // Closed meanwhile: the native side closed what no handle took.
       if (handle[kNative] !== native) return;
       const resource = handle[kServerResource];
-      handle[kUndelivered] = batch.length - index - 1;
+      if (typeof batch[index] === 'number') connections--;
+      handle[kUndelivered] = connections;
       inEvent = true;
       if (resource === undefined) onevent(handle, native, batch[index]);
       else resource.runInAsyncScope(onevent, null, handle, native, batch[index]);
