@@ -323,7 +323,7 @@ async function relistenedMemberKeepsItsCount() {
     a.close();
     a.listen({ port, host: '127.0.0.1', group: name });
     await once(a, 'listening');
-    // B has fewer: the next one is B's, then a tie (A's turn).
+    // B has fewer: the next one is B's.
     await open(4);
     expect([sockets.a.length, sockets.b.length]).toEqual([2, 2]);
   } finally {
