@@ -29,9 +29,10 @@ const kNative = Symbol('kNative');
 const kServerResource = Symbol('kServerResource');
 // The Node handle's own methods, which the listener's versions call on.
 const kNodeMethods = Symbol('kNodeMethods');
-// How many connections of the batch being delivered come after the current
-// event: taken from the native side, not yet counted by the server (a group
-// balances on the sum: see lib/group.js's publishConnections).
+// How many connections taken from the native side the server has not been
+// given yet (those after the current event of the batch being delivered,
+// and of a batch an exception interrupted): a group balances on them plus
+// the server's own count (see lib/group.js's publishConnections).
 const kUndelivered = Symbol('kUndelivered');
 
 // rs-net's channel: one message per batch of events handed to JavaScript
@@ -216,6 +217,13 @@ function acceptEvents(handle, pulled = false) {
   const native = nativeListener(handle);
   if (native === undefined) return;
   const batch = native.takeEvents();
+  let connections = 0;
+  for (let index = 0; index < batch.length; index++) {
+    if (typeof batch[index] === 'number') connections++;
+  }
+  // Added to what an earlier batch left undelivered (one whose delivery
+  // an exception interrupted, and that finishes on a later turn).
+  handle[kUndelivered] = (handle[kUndelivered] ?? 0) + connections;
   if (batchChannel.hasSubscribers) {
     batchChannel.publish({ server: handle[handles().ownerSymbol], size: batch.length, pulled });
   }
@@ -233,20 +241,17 @@ function deliver(handle, native, batch, start) {
   // Whether the exception, if any, came from an event's listeners (that
   // event was delivered) or from the ticks before it (it was not).
   let inEvent = false;
-  // Connections (descriptor numbers) from this event on; accept errors are
-  // no connections.
-  let connections = 0;
-  for (let later = start; later < batch.length; later++) {
-    if (typeof batch[later] === 'number') connections++;
-  }
   try {
     for (; index < batch.length; index++) {
       if (index > start && runNextTicks !== undefined) runNextTicks();
       // Closed meanwhile: the native side closed what no handle took.
-      if (handle[kNative] !== native) return;
+      if (handle[kNative] !== native) {
+        handle[kUndelivered] = 0;
+        return;
+      }
       const resource = handle[kServerResource];
-      if (typeof batch[index] === 'number') connections--;
-      handle[kUndelivered] = connections;
+      // Counted by the server from here on (or dropped).
+      if (typeof batch[index] === 'number') handle[kUndelivered]--;
       inEvent = true;
       if (resource === undefined) onevent(handle, native, batch[index]);
       else resource.runInAsyncScope(onevent, null, handle, native, batch[index]);
@@ -259,7 +264,6 @@ function deliver(handle, native, batch, start) {
     setImmediate(deliver, handle, native, batch, inEvent ? index + 1 : index);
     throw error;
   }
-  handle[kUndelivered] = 0;
   if (batch.length === BATCH_SIZE) setImmediate(acceptEvents, handle, true);
 }
 
