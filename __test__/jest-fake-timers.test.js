@@ -9,12 +9,13 @@
 // which Jest never fakes, and perf_hooks' clock.
 
 const { spawn } = require('child_process');
-const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const { performance: clock } = require('perf_hooks');
 const timers = require('timers');
 const { BATCH_SIZE } = require('../binding');
+// Reads /proc only: no timers.
+const { openSockets } = require('./helpers/conn-util');
 
 const HOST = '127.0.0.1';
 const clientsScript = path.join(__dirname, 'fixtures', 'conn-clients.js');
@@ -27,18 +28,6 @@ async function until(predicate, what) {
     await pause(5);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function openSockets() {
-  let count = 0;
-  for (const fd of fs.readdirSync('/proc/self/fd')) {
-    try {
-      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) count++;
-    } catch {
-      // Closed while listing (readdir's own descriptor, for one).
-    }
-  }
-  return count;
 }
 
 function ask(port) {

@@ -125,7 +125,10 @@ test(
   withoutSharedCounter(() => memberCountGoesDown()),
 );
 
-async function memberCountGoesDown() {
+// Two members of a new group in this thread: the sockets each was given,
+// `open(total)` (connects one client and waits until the members have been
+// given `total` in all), and `close()`, which ends every client and member.
+async function twoMembers() {
   const name = groupName();
   const sockets = { a: [], b: [] };
   const serve = (key) => (socket) => {
@@ -140,14 +143,38 @@ async function memberCountGoesDown() {
   b.listen({ port, host: '127.0.0.1', group: name });
   await once(b, 'listening');
   const clients = [];
-  try {
-    const open = async (total) => {
+  return {
+    a,
+    b,
+    name,
+    port,
+    sockets,
+    async open(total) {
       const socket = connect(port);
       clients.push(socket);
       await once(socket, 'connect');
       while (sockets.a.length + sockets.b.length < total)
         await new Promise((resolve) => setTimeout(resolve, 5));
-    };
+    },
+    async close() {
+      for (const socket of clients) socket.destroy();
+      await closeServer(a);
+      await closeServer(b);
+    },
+  };
+}
+
+// The group's count of a member's open connections, as the member's server
+// publishes it through the counter it shares.
+function sharedCount(server) {
+  const counter =
+    server[Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'kCounter')];
+  return Atomics.load(counter, 0);
+}
+
+async function memberCountGoesDown() {
+  const { a, sockets, open, close } = await twoMembers();
+  try {
     // Ties in turn: A, B, A, B, A; B's turn next.
     for (let i = 1; i <= 5; i++) await open(i);
     expect([sockets.a.length, sockets.b.length]).toEqual([3, 2]);
@@ -164,9 +191,7 @@ async function memberCountGoesDown() {
       configurable: true,
     });
   } finally {
-    for (const socket of clients) socket.destroy();
-    await closeServer(a);
-    await closeServer(b);
+    await close();
   }
 }
 
@@ -294,27 +319,7 @@ test('an unref()ed group member lets the process exit by itself, as an unref()ed
 // A member that closes and listens again with connections still open is
 // counted with them from its first connection on.
 async function relistenedMemberKeepsItsCount() {
-  const name = groupName();
-  const sockets = { a: [], b: [] };
-  const serve = (key) => (socket) => {
-    sockets[key].push(socket);
-    socket.resume();
-  };
-  const a = rsnet.createServer(serve('a'));
-  const b = rsnet.createServer(serve('b'));
-  a.listen({ port: 0, host: '127.0.0.1', group: name });
-  await once(a, 'listening');
-  const { port } = a.address();
-  b.listen({ port, host: '127.0.0.1', group: name });
-  await once(b, 'listening');
-  const clients = [];
-  const open = async (total) => {
-    const socket = connect(port);
-    clients.push(socket);
-    await once(socket, 'connect');
-    while (sockets.a.length + sockets.b.length < total)
-      await new Promise((resolve) => setTimeout(resolve, 5));
-  };
+  const { a, name, port, sockets, open, close } = await twoMembers();
   try {
     // Ties in turn: A, B, A; A holds two, B one.
     for (let i = 1; i <= 3; i++) await open(i);
@@ -327,9 +332,7 @@ async function relistenedMemberKeepsItsCount() {
     await open(4);
     expect([sockets.a.length, sockets.b.length]).toEqual([2, 2]);
   } finally {
-    for (const socket of clients) socket.destroy();
-    await closeServer(a);
-    await closeServer(b);
+    await close();
   }
 }
 
@@ -352,8 +355,7 @@ test("a member's count covers the connections of its batch not yet delivered", a
   let undelivered = 0;
   const server = rsnet.createServer((socket) => {
     undelivered--;
-    const counter = server[Object.getOwnPropertySymbols(server).find((s) => s.description === 'kCounter')];
-    seen.push({ counted: Atomics.load(counter, 0), expected: server._connections + undelivered });
+    seen.push({ counted: sharedCount(server), expected: server._connections + undelivered });
     socket.resume();
   });
   const onBatch = (message) => {
@@ -390,7 +392,6 @@ test("a member's count leaves out a connection it dropped", async () => {
   server.maxConnections = 1;
   server.listen({ port: 0, host: '127.0.0.1', group: groupName() });
   await once(server, 'listening');
-  const counter = server[Object.getOwnPropertySymbols(server).find((s) => s.description === 'kCounter')];
   const { port } = server.address();
   const clients = [];
   try {
@@ -400,7 +401,7 @@ test("a member's count leaves out a connection it dropped", async () => {
     clients.push(connect(port));
     await dropped;
     await turns();
-    expect(Atomics.load(counter, 0)).toBe(1);
+    expect(sharedCount(server)).toBe(1);
   } finally {
     for (const socket of clients) socket.destroy();
     await closeServer(server);

@@ -635,16 +635,27 @@ async fn run(group: Arc<Group>, registered: Registered, mut stop: oneshot::Recei
 mod tests {
   use super::*;
 
-  #[test]
-  fn the_least_loaded_wins_and_ties_go_in_turn() {
-    let mut turn = 0;
-    let mut pick = |loads: &[Option<usize>]| {
-      let chosen = least_loaded(loads, turn);
+  /// Picks as the accept task does: the least loaded from the turn on,
+  /// then the turn moves past it.
+  #[derive(Default)]
+  struct Turns {
+    turn: usize,
+  }
+
+  impl Turns {
+    fn pick(&mut self, loads: &[Option<usize>]) -> Option<usize> {
+      let chosen = least_loaded(loads, self.turn);
       if let Some(chosen) = chosen {
-        turn = chosen + 1;
+        self.turn = chosen + 1;
       }
       chosen
-    };
+    }
+  }
+
+  #[test]
+  fn the_least_loaded_wins_and_ties_go_in_turn() {
+    let mut turns = Turns::default();
+    let mut pick = |loads: &[Option<usize>]| turns.pick(loads);
     assert_eq!(pick(&[Some(0), Some(0), Some(0)]), Some(0));
     assert_eq!(pick(&[Some(1), Some(0), Some(0)]), Some(1));
     assert_eq!(pick(&[Some(1), Some(1), Some(0)]), Some(2));
@@ -655,14 +666,8 @@ mod tests {
 
   #[test]
   fn ties_go_in_turn_over_the_whole_group_while_some_are_behind() {
-    let mut turn = 0;
-    let mut pick = |loads: &[Option<usize>]| {
-      let chosen = least_loaded(loads, turn);
-      if let Some(chosen) = chosen {
-        turn = chosen + 1;
-      }
-      chosen
-    };
+    let mut turns = Turns::default();
+    let mut pick = |loads: &[Option<usize>]| turns.pick(loads);
     let all = [Some(0); 4];
     assert_eq!(pick(&all), Some(0));
     // Member 1 is behind: skipped, member 2 is next.
