@@ -62,10 +62,13 @@ function pendingGroup(server) {
  * path, or a negative errno.
  */
 function createGroupHandle(group, address, port, addressType, ipv6Only) {
-  if (port === -1 && addressType === -1) {
-    return createListeningHandle('pipe', (native) => native.bindGroupPipe(group, `${address}`), false);
-  }
-  return createListeningHandle('tcp', (native) => native.bindGroupTcp(group, address, port, ipv6Only), false);
+  const handle =
+    port === -1 && addressType === -1
+      ? createListeningHandle('pipe', (native) => native.bindGroupPipe(group, `${address}`), false)
+      : createListeningHandle('tcp', (native) => native.bindGroupTcp(group, address, port, ipv6Only), false);
+  // A member counts the connections it took and has not delivered yet.
+  if (typeof handle !== 'number') handle[kUndelivered] = 0;
+  return handle;
 }
 
 /**

@@ -29,10 +29,11 @@ const kNative = Symbol('kNative');
 const kServerResource = Symbol('kServerResource');
 // The Node handle's own methods, which the listener's versions call on.
 const kNodeMethods = Symbol('kNodeMethods');
-// How many connections taken from the native side the server has not been
-// given yet (those after the current event of the batch being delivered,
-// and of a batch an exception interrupted): a group balances on them plus
-// the server's own count (see lib/group.js's publishConnections).
+// On a listener group member's handle (set by lib/group.js): how many
+// connections taken from the native side the server has not been given yet
+// (those after the current event of the batch being delivered, and of a
+// batch an exception interrupted). The group balances on them plus the
+// server's own count (see lib/group.js's publishConnections).
 const kUndelivered = Symbol('kUndelivered');
 
 // rs-net's channel: one message per batch of events handed to JavaScript
@@ -217,13 +218,14 @@ function acceptEvents(handle, pulled = false) {
   const native = nativeListener(handle);
   if (native === undefined) return;
   const batch = native.takeEvents();
-  let connections = 0;
-  for (let index = 0; index < batch.length; index++) {
-    if (typeof batch[index] === 'number') connections++;
+  // A group member's (see kUndelivered): added to what an earlier batch
+  // left undelivered (one whose delivery an exception interrupted, and that
+  // finishes on a later turn).
+  if (handle[kUndelivered] !== undefined) {
+    for (let index = 0; index < batch.length; index++) {
+      if (typeof batch[index] === 'number') handle[kUndelivered]++;
+    }
   }
-  // Added to what an earlier batch left undelivered (one whose delivery
-  // an exception interrupted, and that finishes on a later turn).
-  handle[kUndelivered] = (handle[kUndelivered] ?? 0) + connections;
   if (batchChannel.hasSubscribers) {
     batchChannel.publish({ server: handle[handles().ownerSymbol], size: batch.length, pulled });
   }
@@ -246,12 +248,12 @@ function deliver(handle, native, batch, start) {
       if (index > start && runNextTicks !== undefined) runNextTicks();
       // Closed meanwhile: the native side closed what no handle took.
       if (handle[kNative] !== native) {
-        handle[kUndelivered] = 0;
+        if (handle[kUndelivered] !== undefined) handle[kUndelivered] = 0;
         return;
       }
       const resource = handle[kServerResource];
       // Counted by the server from here on (or dropped).
-      if (typeof batch[index] === 'number') handle[kUndelivered]--;
+      if (handle[kUndelivered] !== undefined && typeof batch[index] === 'number') handle[kUndelivered]--;
       inEvent = true;
       if (resource === undefined) onevent(handle, native, batch[index]);
       else resource.runInAsyncScope(onevent, null, handle, native, batch[index]);
